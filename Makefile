@@ -1,0 +1,43 @@
+# wskx: build, test, run. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+BIN := bin/wskx
+# DMTCP is found on PATH or under WSKX_DMTCP_HOME; /opt/dmtcp is where the
+# docs suggest installing it.
+ifeq ($(origin WSKX_DMTCP_HOME), undefined)
+  ifneq ($(wildcard /opt/dmtcp/bin/dmtcp_launch),)
+    export WSKX_DMTCP_HOME := /opt/dmtcp
+  endif
+endif
+
+.PHONY: help build workloads test lint run experiment bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build bin/wskx
+	$(GO) build -o $(BIN) ./cmd/wskx
+
+workloads: ## build the example workloads (C) into examples/workloads/bin
+	$(MAKE) -C examples/workloads
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: lint workloads ## run every test (installs and starts the blob servers)
+	$(GO) test -count=1 -timeout 45m ./...
+
+run: build workloads ## the main job: a long job through a checkpoint chain on the built-in platform
+	$(BIN) compose examples/compositions/deadline.yaml
+
+experiment: build workloads ## run the default trilemma experiment and regenerate docs/trilemma.md
+	$(BIN) experiment examples/experiments/default.yaml --out docs/results
+
+bench: workloads ## print the benchmarks' figures
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+clean: ## remove build outputs
+	rm -rf bin examples/workloads/bin

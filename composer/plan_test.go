@@ -1,0 +1,77 @@
+package composer
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/wskx/wskx/policies"
+)
+
+func TestCompileExamples(t *testing.T) {
+	files, err := filepath.Glob("../examples/compositions/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			p, err := policies.Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := Compile(p, Options{Namespace: "guest"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, s := plan.Conductor, plan.Step
+			if c.Name != p.Name || s.Name != p.Name+"-step" || c.Namespace != "guest" {
+				t.Errorf("names: %s, %s in %s", c.Name, s.Name, c.Namespace)
+			}
+			if c.Annotations.Get("conductor") != true {
+				t.Errorf("conductor annotation missing: %v", c.Annotations)
+			}
+			if s.Annotations.Get("conductor") != nil {
+				t.Errorf("the step must not be a conductor: %v", s.Annotations)
+			}
+			for _, a := range []struct {
+				name string
+				kv   any
+			}{{"conductor", c.Annotations.Get("provide-api-key")}, {"step", s.Annotations.Get("provide-api-key")}} {
+				if a.kv != true {
+					t.Errorf("%s: provide-api-key = %v", a.name, a.kv)
+				}
+			}
+			if s.Limits.Timeout != int(p.Job.Timeout.Milliseconds()) || s.Limits.Memory != p.Job.Memory {
+				t.Errorf("step limits %+v, policy %s/%d", s.Limits, p.Job.Timeout, p.Job.Memory)
+			}
+			if c.Exec.Kind != "blackbox" || c.Exec.Image != DefaultImage {
+				t.Errorf("conductor exec %+v", c.Exec)
+			}
+
+			// Each container must be able to learn its role from /init alone.
+			cc, err := ParseCode([]byte(c.Exec.Code))
+			if err != nil || cc.Role != RoleConductor || cc.Step != "/guest/"+s.Name {
+				t.Fatalf("conductor code: %+v, %v", cc, err)
+			}
+			if _, err := NewConductor(cc, nil); err != nil {
+				t.Errorf("conductor code does not compile: %v", err)
+			}
+			sc, err := ParseCode([]byte(s.Exec.Code))
+			if err != nil || sc.Role != RoleStep || sc.Conductor != "/guest/"+c.Name {
+				t.Fatalf("step code: %+v, %v", sc, err)
+			}
+			if _, err := policies.Parse(sc.Policy, "step"); err != nil {
+				t.Errorf("step policy does not parse: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseCodeRejects(t *testing.T) {
+	for _, src := range []string{
+		``, `[]`, `{"wskx":"driver","policy":{}}`, `{"wskx":"step"}`, `{"wskx":"conductor","policy":{"job":{}}}`,
+	} {
+		if _, err := ParseCode([]byte(src)); err == nil {
+			t.Errorf("ParseCode(%q) accepted it", src)
+		}
+	}
+}

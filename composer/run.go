@@ -1,0 +1,75 @@
+package composer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wskx/wskx/policies"
+)
+
+// Activation is what a conductor run knows of its own activation.
+type Activation struct {
+	ID         string
+	Namespace  string
+	ActionName string // fully qualified, "/ns/name"
+	APIHost    string
+	APIKey     string
+	Deadline   time.Time
+}
+
+// Invoker starts an invocation of an action and returns its activation id
+// without waiting for it to finish.
+type Invoker interface {
+	InvokeAsync(ctx context.Context, action string, params map[string]any) (string, error)
+}
+
+// Conductor is the conductor role of a wskx runtime container: a policy
+// compiled once at /init and run for every conductor activation.
+type Conductor struct {
+	policy *policies.Policy
+	step   string
+	// invoker makes the client that hands a job to a new invocation; it
+	// is a field so that tests can see the handoff without a platform.
+	invoker func(Activation) (Invoker, error)
+	now     func() time.Time
+}
+
+// NewConductor compiles a conductor's code. invoker builds the REST client
+// used at the composition length limit from the activation's API host and
+// key.
+func NewConductor(code Code, invoker func(Activation) (Invoker, error)) (*Conductor, error) {
+	if code.Role != RoleConductor {
+		return nil, fmt.Errorf("conductor: code is for the %q role", code.Role)
+	}
+	p, err := policies.Parse(code.Policy, "<conductor code>")
+	if err != nil {
+		return nil, fmt.Errorf("conductor: %w", err)
+	}
+	return &Conductor{policy: p, step: code.Step, invoker: invoker, now: time.Now}, nil
+}
+
+// Policy is the conductor's compiled policy.
+func (c *Conductor) Policy() *policies.Policy { return c.policy }
+
+// Run decides one conductor activation and returns its result.
+func (c *Conductor) Run(ctx context.Context, params map[string]any, act Activation) (map[string]any, error) {
+	d := Decide(c.policy, c.step, params, c.now(), uuid.NewString)
+	if d.Handoff == nil {
+		return d.Result, nil
+	}
+	if c.invoker == nil {
+		return HandoffFailed(d.Handoff, fmt.Errorf("no API client is configured")), nil
+	}
+	inv, err := c.invoker(act)
+	if err != nil {
+		return HandoffFailed(d.Handoff, err), nil
+	}
+	id, err := inv.InvokeAsync(ctx, act.ActionName, d.Handoff)
+	if err != nil {
+		return HandoffFailed(d.Handoff, fmt.Errorf("invoke %s: %w", act.ActionName, err)), nil
+	}
+	return HandoffResult(d.Handoff, id, c.now()), nil
+}

@@ -1,0 +1,115 @@
+// Package hop defines the messages that cross the boundary between a
+// chain's conductor action and its step action. They are the only contract
+// between the two: the conductor never sees checkpoint bytes, and the step
+// never decides whether the chain goes on.
+package hop
+
+// Reserved keys. StateKey holds the conductor's carried state (in the
+// continuation's state) and the chain summary (in the final result);
+// StepKey holds the request in the step's parameters and the report in the
+// step's result. They differ because the controller lays the state over the
+// step's result and the state would otherwise hide the report.
+const (
+	StateKey = "$wskx"
+	StepKey  = "$wskx_step"
+)
+
+// Request is what the conductor asks of one step activation.
+type Request struct {
+	Job        string  `json:"job"`                  // job id, stable over every hop and invocation
+	Key        string  `json:"key"`                  // idempotency key the job id derives from
+	Hop        int     `json:"hop"`                  // 1-based hop number over the whole job
+	Attempt    int     `json:"attempt"`              // 1-based attempt of this hop
+	Generation int     `json:"generation"`           // newest whole checkpoint generation known, 0 for none
+	Started    int64   `json:"started"`              // epoch ms at which the job's first hop was requested
+	BackoffMS  int64   `json:"backoff_ms,omitempty"` // wait this long before starting (retry backoff)
+	Last       Metrics `json:"last"`                 // the previous hop's measurements
+	// Mode selects a baseline behaviour of the step ("" for the chain,
+	// "self-invoke" for the original design's self-invoking function).
+	Mode string `json:"mode,omitempty"`
+}
+
+// Status says how a step activation ended.
+type Status string
+
+// Step outcomes.
+const (
+	Checkpointed Status = "checkpointed" // the job was checkpointed and stopped; carry on from Generation
+	Done         Status = "done"         // the job finished; its output is the rest of the result
+	Failed       Status = "failed"       // the hop failed; Retryable says whether a retry can help
+)
+
+// Report is what a step activation returns under StepKey.
+type Report struct {
+	Status     Status  `json:"status"`
+	Engine     string  `json:"engine"`
+	Generation int     `json:"generation,omitempty"` // generation this hop wrote (Checkpointed) or restored from
+	Retryable  bool    `json:"retryable,omitempty"`
+	Cause      string  `json:"cause,omitempty"`
+	ExitCode   int     `json:"exit_code,omitempty"`
+	StderrTail string  `json:"stderr_tail,omitempty"`
+	Replayed   bool    `json:"replayed,omitempty"` // the result was read back from the store, not computed
+	Metrics    Metrics `json:"metrics"`
+}
+
+// Metrics are one hop's measurements, in milliseconds and bytes.
+type Metrics struct {
+	Activation   string `json:"activation,omitempty"`
+	Start        int64  `json:"start,omitempty"` // epoch ms
+	End          int64  `json:"end,omitempty"`   // epoch ms
+	WorkMS       int64  `json:"work_ms"`
+	CheckpointMS int64  `json:"checkpoint_ms"`
+	UploadMS     int64  `json:"upload_ms"`
+	DownloadMS   int64  `json:"download_ms"`
+	RestoreMS    int64  `json:"restore_ms"`
+	ImageBytes   int64  `json:"image_bytes"`
+	Checkpoints  int    `json:"checkpoints"` // checkpoints taken in this hop (interval and deadline)
+}
+
+// Add sums two hops' metrics (times and bytes), keeping m's identity fields.
+func (m Metrics) Add(o Metrics) Metrics {
+	m.WorkMS += o.WorkMS
+	m.CheckpointMS += o.CheckpointMS
+	m.UploadMS += o.UploadMS
+	m.DownloadMS += o.DownloadMS
+	m.RestoreMS += o.RestoreMS
+	m.ImageBytes += o.ImageBytes
+	m.Checkpoints += o.Checkpoints
+	return m
+}
+
+// State is what the conductor carries between its runs, in the
+// continuation's state under StateKey.
+type State struct {
+	Job        string         `json:"job"`
+	Key        string         `json:"key"`
+	Hop        int            `json:"hop"`
+	Attempt    int            `json:"attempt"`
+	Generation int            `json:"generation"`
+	Started    int64          `json:"started"`
+	Invocation int            `json:"invocation"` // 1 + number of times the job moved to a new invocation
+	Components int            `json:"components"` // component activations used in this invocation
+	Retries    int            `json:"retries"`    // failed attempts over the whole job
+	Params     map[string]any `json:"params"`     // the job's input parameters, carried to every hop
+	Last       Metrics        `json:"last"`
+	Totals     Metrics        `json:"totals"`
+	Previous   []string       `json:"previous,omitempty"` // ids of earlier invocations of this job
+}
+
+// Summary is the chain's account in the final result under StateKey.
+type Summary struct {
+	Job         string   `json:"job"`
+	Key         string   `json:"key"`
+	Hops        int      `json:"hops"`
+	Retries     int      `json:"retries"`
+	Invocations int      `json:"invocations"`
+	Generation  int      `json:"generation"`
+	Engine      string   `json:"engine"`
+	Replayed    bool     `json:"replayed,omitempty"`
+	ElapsedMS   int64    `json:"elapsed_ms"`
+	Totals      Metrics  `json:"totals"`
+	Previous    []string `json:"previous,omitempty"`
+	// Continued is set on the result of an invocation that handed the job to
+	// a new invocation because of the platform's composition length limit.
+	Continued string `json:"continued,omitempty"`
+}

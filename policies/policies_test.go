@@ -1,0 +1,264 @@
+package policies
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseBadInput(t *testing.T) {
+	// Each case is a distinct mistake; want is the file:line:col prefix
+	// and a piece of the message a user needs to fix it.
+	tests := []struct {
+		name, src, want, msg string
+	}{
+		{"syntax error", "job: [\n", "p.yaml:1:1", "did not find expected"},
+		{"empty document", "", "p.yaml: empty policy", ""},
+		{"top level not a mapping", "- a\n- b\n", "p.yaml:1:1", "expected a mapping, got a list"},
+		{"unknown top-level field", "jobs:\n  command: [x]\n", "p.yaml:1:1: jobs", "unknown field; expected one of"},
+		{"missing job", "name: x\n", "p.yaml:1:1: job", "required: the job to run"},
+		{"missing command", "job:\n  engine: none\n", "p.yaml:2:3: job.command", "required"},
+		{"empty command list", "job:\n  command: []\n", "p.yaml:2:12: job.command", "at least the program"},
+		{"command not a list", "job:\n  command: {a: 1}\n", "p.yaml:2:12: job.command", "expected a list"},
+		{"unknown job field", "job:\n  command: [x]\n  memroy: 256\n", "p.yaml:3:3: job.memroy", "unknown field"},
+		{"unknown engine", "job:\n  command: [x]\n  engine: criu\n", "p.yaml:3:11: job.engine", "expected one of dmtcp, cooperative, none, auto"},
+		{"timeout wrong type", "job:\n  command: [x]\n  timeout: [1]\n", "p.yaml:3:12: job.timeout", "expected a duration"},
+		{"timeout bare number", "job:\n  command: [x]\n  timeout: 60\n", "p.yaml:3:12: job.timeout", "expected a duration such as 10s"},
+		{"negative timeout", "job:\n  command: [x]\n  timeout: -5s\n", "p.yaml:3:12: job.timeout", "greater than 0"},
+		{"zero timeout", "job:\n  command: [x]\n  timeout: 0s\n", "p.yaml:3:12: job.timeout", "greater than 0"},
+		{"timeout over bound", "job:\n  command: [x]\n  timeout: 10m\n", "p.yaml:3:12: job.timeout", "OpenWhisk's bounds"},
+		{"memory string", "job:\n  command: [x]\n  memory: lots\n", "p.yaml:3:11: job.memory", "expected a whole number"},
+		{"memory out of bounds", "job:\n  command: [x]\n  memory: 4096\n", "p.yaml:3:11: job.memory", "from 128 to 512"},
+		{"relative job dir", "job:\n  command: [x]\n  dir: jobs\n", "p.yaml:3:8: job.dir", "absolute path"},
+		{"margin not smaller than timeout", "job:\n  command: [x]\n  timeout: 10s\ncheckpoint:\n  deadline:\n    margin: 10s\n", "p.yaml:6:13: checkpoint.deadline.margin", "must be smaller than the job's timeout"},
+		{"negative margin", "job:\n  command: [x]\ncheckpoint:\n  deadline:\n    margin: -1s\n", "p.yaml:5:13: checkpoint.deadline.margin", "greater than 0"},
+		{"margin expression does not parse", "job:\n  command: [x]\ncheckpoint:\n  deadline:\n    margin: last.checkpoint_time *\n", "p.yaml:5:", "in expression"},
+		{"margin expression wrong type", "job:\n  command: [x]\ncheckpoint:\n  deadline:\n    margin: hop + 1\n", "p.yaml:5:13: checkpoint.deadline.margin", "got an expression of type int"},
+		{"margin unknown name", "job:\n  command: [x]\ncheckpoint:\n  deadline:\n    margin: lastt.checkpoint_time\n", "p.yaml:5:13: checkpoint.deadline.margin", "unknown name lastt"},
+		{"interval without period", "job:\n  command: [x]\ncheckpoint:\n  interval: {}\n", "p.yaml:4:13: checkpoint.interval.period", "required"},
+		{"interval never fires", "job:\n  command: [x]\n  timeout: 10s\ncheckpoint:\n  interval:\n    period: 20s\n", "p.yaml:5:3: checkpoint.interval.period", "never checkpoints"},
+		{"empty checkpoint", "job:\n  command: [x]\ncheckpoint: {}\n", "p.yaml:3:13: checkpoint", "expected deadline, interval or both"},
+		{"engine none with checkpoint", "job:\n  command: [x]\n  engine: none\ncheckpoint:\n  interval:\n    period: 5s\n", "p.yaml:5:3: checkpoint", "engine none cannot checkpoint"},
+		{"continue not boolean", "job:\n  command: [x]\nchain:\n  continue: hop + 1\n", "p.yaml:4:13: chain.continue", "expected a boolean expression"},
+		{"continue does not parse", "job:\n  command: [x]\nchain:\n  continue: hop <\n", "p.yaml:4:", "chain.continue"},
+		{"max_hops zero", "job:\n  command: [x]\nchain:\n  max_hops: 0\n", "p.yaml:4:13: chain.max_hops", "greater than 0"},
+		{"negative retries", "job:\n  command: [x]\nchain:\n  retries:\n    max: -1\n", "p.yaml:5:10: chain.retries.max", "0 or more"},
+		{"unknown on_length_limit", "job:\n  command: [x]\nchain:\n  on_length_limit: wrap\n", "p.yaml:4:20: chain.on_length_limit", "expected one of continue, fail"},
+		{"key not a string", "job:\n  command: [x]\nchain:\n  idempotency_key: hop * 2\n", "p.yaml:4:20: chain.idempotency_key", "yielding a string"},
+		{"unknown storage scheme", "job:\n  command: [x]\nstorage:\n  url: ftp://host/x\n", "p.yaml:4:8: storage.url", "unknown storage scheme \"ftp\""},
+		{"relative file url", "job:\n  command: [x]\nstorage:\n  url: file://store\n", "p.yaml:4:8: storage.url", "absolute file URL"},
+		{"credentials in url", "job:\n  command: [x]\nstorage:\n  url: s3://key:secret@bucket\n", "p.yaml:4:8: storage.url", "credentials do not belong"},
+		{"bad compression", "job:\n  command: [x]\nstorage:\n  compression: gzip\n", "p.yaml:4:16: storage.compression", "expected one of none, zstd"},
+		{"encrypt not boolean", "job:\n  command: [x]\nstorage:\n  encrypt: maybe\n", "p.yaml:4:12: storage.encrypt", "expected true or false"},
+		{"argument expression unknown name", "job:\n  command: [x, \"${param.n}\"]\n", "p.yaml:2:19: job.command[1]", "unknown name param"},
+		{"argument template unclosed", "job:\n  command: [x, \"${params.n\"]\n", "p.yaml:2:16: job.command[1]", "unclosed ${"},
+		{"field given twice", "job:\n  command: [x]\n  command: [y]\n", "p.yaml:3:3: job.command", "given twice"},
+		{"bad action name", "name: my job/1\njob:\n  command: [x]\n", "p.yaml:1:7: name", "expected an OpenWhisk action name"},
+		{"params not a mapping", "params: [1, 2]\njob:\n  command: [x]\n", "p.yaml:1:9: params", "expected a mapping"},
+		{"json unknown field", "{\"job\": {\"command\": [\"x\"], \"cpu\": 2}}", "p.yaml:1:28: job.cpu", "unknown field"},
+	}
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if seen[tt.src] {
+				t.Fatalf("duplicate case source")
+			}
+			seen[tt.src] = true
+			_, err := Parse([]byte(tt.src), "p.yaml")
+			if err == nil {
+				t.Fatalf("Parse accepted bad input:\n%s", tt.src)
+			}
+			got := err.Error()
+			if !strings.HasPrefix(got, tt.want) && !strings.Contains(got, "\n"+tt.want) {
+				t.Errorf("error %q does not start with %q", got, tt.want)
+			}
+			if !strings.Contains(got, tt.msg) {
+				t.Errorf("error %q does not mention %q", got, tt.msg)
+			}
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Errorf("error %T does not unwrap to *Error", err)
+			}
+		})
+	}
+	if len(tests) < 20 {
+		t.Errorf("only %d bad inputs; the suite promises at least 20", len(tests))
+	}
+}
+
+func TestParseReportsEveryError(t *testing.T) {
+	_, err := Load("testdata/bad-many.yaml")
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("got %v, want an ErrorList", err)
+	}
+	want := []string{
+		"testdata/bad-many.yaml:4:11: job.engine",
+		"testdata/bad-many.yaml:5:12: job.timeout",
+		"testdata/bad-many.yaml:6:3: job.memroy",
+	}
+	if len(list) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(list), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(list[i].Error(), w) {
+			t.Errorf("error %d = %q, want prefix %q", i, list[i], w)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	p, err := Load("testdata/minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Job.Engine != DefaultEngine || p.Job.Timeout != DefaultTimeout || p.Job.Memory != DefaultMemory {
+		t.Errorf("job defaults: %+v", p.Job)
+	}
+	if p.Checkpoint.Deadline == nil || p.Checkpoint.Deadline.Margin != DefaultMargin.String() || p.Checkpoint.Interval != nil {
+		t.Errorf("checkpoint defaults: %+v", p.Checkpoint)
+	}
+	if p.Chain.MaxHops != DefaultMaxHops || p.Chain.Retries.Max != DefaultRetries || p.Chain.LengthLimit != DefaultLengthLimit {
+		t.Errorf("chain defaults: %+v", p.Chain)
+	}
+	if p.Storage.URL != DefaultStorageURL || p.Storage.Keep != DefaultKeep {
+		t.Errorf("storage defaults: %+v", p.Storage)
+	}
+	// docs/policies.md is where users read the defaults: it must agree.
+	doc, err := os.ReadFile("../docs/policies.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{DefaultTimeout.String(), DefaultMargin.String(), "`" + DefaultStorageURL + "`", DefaultJobDir} {
+		if !strings.Contains(string(doc), v) {
+			t.Errorf("docs/policies.md does not mention the default %s", v)
+		}
+	}
+}
+
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob("../examples/compositions/*.yaml")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("want at least three example policies, got %v (%v)", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			p, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			argv, err := p.Argv(Env{Hop: 1, Attempt: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !filepath.IsAbs(argv[0]) {
+				t.Errorf("program %q was not resolved against the policy's folder", argv[0])
+			}
+			// The document that travels in the action code must read back
+			// to the same policy.
+			q, err := Parse(p.Document(), "<action code>")
+			if err != nil {
+				t.Fatalf("document does not parse back: %v\n%s", err, p.Document())
+			}
+			p.Source, q.Source = "", ""
+			if !reflect.DeepEqual(p.Job, q.Job) || !reflect.DeepEqual(p.Chain, q.Chain) ||
+				!reflect.DeepEqual(p.Storage, q.Storage) || !reflect.DeepEqual(p.Checkpoint, q.Checkpoint) ||
+				!reflect.DeepEqual(p.Params, q.Params) {
+				t.Errorf("round trip changed the policy:\n%+v\n%+v", p, q)
+			}
+		})
+	}
+}
+
+func TestExpressions(t *testing.T) {
+	src := `
+params: {n: 30}
+job:
+  command: [/bin/count, "--to=${params.n}", "${params.big}", "$${literal}", "${hop}-${attempt}"]
+  timeout: 10s
+checkpoint:
+  deadline:
+    margin: max(duration("2s"), last.checkpoint_time * 3)
+chain:
+  continue: hop < 5 && remaining > duration("1m")
+  idempotency_key: '"job-" + string(params.n)'
+`
+	p, err := Parse([]byte(src), "inline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Hop: 2, Attempt: 3, Remaining: time.Hour, Params: map[string]any{"big": 1.2e18}}
+	argv, err := p.Argv(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/bin/count", "--to=30", "1200000000000000000", "${literal}", "2-3"}
+	if !reflect.DeepEqual(argv, want) {
+		t.Errorf("Argv = %q, want %q", argv, want)
+	}
+
+	margins := []struct {
+		last time.Duration
+		want time.Duration
+	}{
+		{0, 2 * time.Second},
+		{time.Second, 3 * time.Second},
+		{time.Hour, 10*time.Second - MinTimeout}, // clamped below the timeout
+	}
+	for _, m := range margins {
+		got, err := p.Margin(Env{Last: LastHop{CheckpointTime: m.last}})
+		if err != nil || got != m.want {
+			t.Errorf("Margin(last=%s) = %s, %v; want %s", m.last, got, err, m.want)
+		}
+	}
+
+	conts := []struct {
+		env  Env
+		want bool
+	}{
+		{Env{Hop: 4, Remaining: time.Hour}, true},
+		{Env{Hop: 5, Remaining: time.Hour}, false},
+		{Env{Hop: 1, Remaining: time.Second}, false},
+	}
+	for _, c := range conts {
+		if got, err := p.Continue(c.env); err != nil || got != c.want {
+			t.Errorf("Continue(%+v) = %v, %v; want %v", c.env, got, err, c.want)
+		}
+	}
+
+	key, err := p.IdempotencyKey(Env{Params: map[string]any{"n": 7.0}})
+	if err != nil || key != "job-7" {
+		t.Errorf("IdempotencyKey = %q, %v; want job-7", key, err)
+	}
+}
+
+func TestExpressionRuntimeErrors(t *testing.T) {
+	// params.x has no static type, so these are checked when they run.
+	src := `
+job:
+  command: [/bin/x]
+chain:
+  continue: params.go
+  idempotency_key: params.id
+`
+	p, err := Parse([]byte(src), "inline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Continue(Env{Params: map[string]any{"go": "yes"}}); err == nil {
+		t.Error("Continue accepted a string")
+	}
+	if ok, err := p.Continue(Env{Params: map[string]any{"go": true}}); err != nil || !ok {
+		t.Errorf("Continue = %v, %v", ok, err)
+	}
+	if _, err := p.IdempotencyKey(Env{Params: map[string]any{"id": 3.0}}); err == nil {
+		t.Error("IdempotencyKey accepted a number")
+	}
+	if _, err := p.IdempotencyKey(Env{Params: map[string]any{}}); err == nil {
+		t.Error("IdempotencyKey accepted a missing value")
+	}
+}
