@@ -41,6 +41,11 @@ const (
 
 // Report is what a step activation returns under StepKey.
 type Report struct {
+	// Job, Hop and Attempt echo the request, so that a step's activation
+	// record alone says which hop it was.
+	Job        string  `json:"job"`
+	Hop        int     `json:"hop"`
+	Attempt    int     `json:"attempt"`
 	Status     Status  `json:"status"`
 	Engine     string  `json:"engine"`
 	Generation int     `json:"generation,omitempty"` // generation this hop wrote (Checkpointed) or restored from

@@ -19,6 +19,9 @@ type command struct {
 	// flags declares the command's flags on fs; it returns the function
 	// that runs the command once the flags are parsed.
 	flags func(fs *pflag.FlagSet) func(ctx context.Context, env *cliEnv, args []string) error
+	// preparse, when set, rewrites the arguments before flag parsing (for
+	// wsk's two-word "-p KEY VALUE" form, which pflag cannot express).
+	preparse func(args []string) ([]string, error)
 }
 
 // cliEnv carries what commands share instead of reaching for globals.

@@ -23,6 +23,9 @@ import (
 func commands() []*command {
 	return []*command{
 		newComposeCommand(),
+		newDeployCommand(),
+		newInvokeCommand(),
+		newResumeCommand(),
 		newVersionCommand(),
 	}
 }
@@ -60,7 +63,15 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	runFn := c.flags(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	rest := args[1:]
+	if c.preparse != nil {
+		var err error
+		if rest, err = c.preparse(rest); err != nil {
+			fmt.Fprintf(env.stderr, "wskx %s: %v\nusage: wskx %s %s\n", c.name, err, c.name, c.usage)
+			return 2
+		}
+	}
+	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printHelp(env.stdout, c, fs)
 			return 0

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/wskx/wskx/chain"
+	"github.com/wskx/wskx/hop"
+	"github.com/wskx/wskx/whisk"
+)
+
+func newResumeCommand() *command {
+	return &command{
+		name:     "resume",
+		usage:    "NAME KEY [-p KEY VALUE]... [--watch]",
+		summary:  "continue a job whose conductor invocation was lost",
+		preparse: preparseParams,
+		help: `Resume invokes the conductor NAME again for the job with idempotency key KEY
+(the key is in every chain error and in the result's "$wskx" summary). The
+job restarts from its newest whole checkpoint; if it had already finished,
+its stored result is returned and nothing runs again. Pass the job's
+parameters again with -p when the job has no checkpoint yet.
+
+Example:
+  wskx resume count-deadline 6f1c3c0e-8a53-4ad4-9d0f-1b2f7f0f6a7e --watch`,
+		flags: func(fs *pflag.FlagSet) func(context.Context, *cliEnv, []string) error {
+			var conn whisk.ConfigFlags
+			conn.Register(fs)
+			var params paramFlags
+			params.register(fs)
+			var view viewFlags
+			view.register(fs)
+			return func(ctx context.Context, env *cliEnv, args []string) error {
+				if len(args) != 2 {
+					return usagef("expected the conductor's name and the job's key")
+				}
+				values, err := params.values()
+				if err != nil {
+					return err
+				}
+				client, err := newClient(&conn, env)
+				if err != nil {
+					return err
+				}
+				values[hop.StateKey] = hop.State{Key: args[1], Params: copyParams(values)}
+				if err := invokeAndWatch(ctx, env, client, args[0], values, view); err != nil {
+					return fmt.Errorf("resume %s: %w", args[1], err)
+				}
+				return nil
+			}
+		},
+	}
+}
+
+func copyParams(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != hop.StateKey {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var _ chain.API = (*whisk.Client)(nil)
