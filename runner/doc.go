@@ -4,4 +4,25 @@
 // launches or restores the user's job under an Engine, checkpoints it per
 // policy and stores the checkpoint, or a conductor, which runs the
 // composer's decision logic.
+//
+// One step activation runs one hop:
+//
+//  1. read the hop.Request (none: a one-shot job with a fresh id), wait
+//     out its backoff, open the checkpoint storage;
+//  2. if the job's final result is committed, return it (Replayed);
+//  3. claim the hop's lease (see claimGrace for when a holder is dead);
+//  4. wipe the job's fixed folders, restore the newest whole generation
+//     (it may be newer than the request's, from interval checkpoints of a
+//     hop that died) or start fresh;
+//  5. take interval checkpoints (each a new generation) and the deadline
+//     checkpoint at deadline minus the policy's margin, which stops the
+//     job, saves the next generation and prunes old ones;
+//  6. when the job exits, its exit wins over a checkpoint in progress: the
+//     partial image is dropped, never saved;
+//  7. commit the result create-if-absent; a loser returns the stored one.
+//
+// Hop failures are results carrying a Failed report, not error results:
+// OpenWhisk keeps only the error field of those, and the conductor needs
+// the report. The self-invoke baseline (ModeSelfInvoke) leaves out 2, 3,
+// 6 and 7 as the original design did.
 package runner

@@ -22,6 +22,9 @@ type command struct {
 	// preparse, when set, rewrites the arguments before flag parsing (for
 	// wsk's two-word "-p KEY VALUE" form, which pflag cannot express).
 	preparse func(args []string) ([]string, error)
+	// hidden commands are plumbing the platform runs (skeleton); they
+	// have help but stay out of the command list.
+	hidden bool
 }
 
 // cliEnv carries what commands share instead of reaching for globals.

@@ -22,10 +22,14 @@ import (
 // commands is the command table, in the order `wskx help` lists them.
 func commands() []*command {
 	return []*command{
+		newRunCommand(),
 		newComposeCommand(),
 		newDeployCommand(),
 		newInvokeCommand(),
 		newResumeCommand(),
+		newStandaloneCommand(),
+		newProxyCommand(),
+		newSkeletonCommand(),
 		newVersionCommand(),
 	}
 }
@@ -114,6 +118,9 @@ func printCommands(w io.Writer, cmds []*command) {
 		width = max(width, len(c.name))
 	}
 	for _, c := range cmds {
+		if c.hidden {
+			continue
+		}
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'wskx COMMAND --help' for a command's flags and an example.\n")

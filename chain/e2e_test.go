@@ -1,0 +1,264 @@
+package chain_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wskx/wskx/chain"
+	"github.com/wskx/wskx/composer"
+	"github.com/wskx/wskx/hop"
+	"github.com/wskx/wskx/local"
+	"github.com/wskx/wskx/policies"
+	"github.com/wskx/wskx/whisk"
+)
+
+// wskxBin is the wskx binary built for this test run: the built-in
+// platform runs every action container as `wskx proxy`.
+var wskxBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wskx-chain-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	wskxBin = filepath.Join(dir, "wskx")
+	build := exec.Command("go", "build", "-o", wskxBin, "../cmd/wskx")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build wskx:", err)
+		os.Exit(1)
+	}
+	work := exec.Command("make", "-s", "-C", "../examples/workloads")
+	work.Stderr = os.Stderr
+	if err := work.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build workloads:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// dmtcpHome finds DMTCP the way the runner does, for deciding which
+// engines this machine can test.
+func dmtcpHome() (string, bool) {
+	if h := os.Getenv("WSKX_DMTCP_HOME"); h != "" {
+		_, err := os.Stat(filepath.Join(h, "bin", "dmtcp_launch"))
+		return h, err == nil
+	}
+	p, err := exec.LookPath("dmtcp_launch")
+	if err != nil {
+		return "", false
+	}
+	return filepath.Dir(filepath.Dir(p)), true
+}
+
+func engines(t *testing.T) []string {
+	out := []string{policies.EngineCooperative}
+	if _, ok := dmtcpHome(); ok {
+		out = append(out, policies.EngineDMTCP)
+	} else {
+		t.Log("DMTCP is not installed (not on PATH, no WSKX_DMTCP_HOME): testing the cooperative engine only")
+	}
+	return out
+}
+
+type env struct {
+	dir string
+	lp  *local.Platform
+	api *whisk.Client
+}
+
+func startPlatform(t *testing.T, dir string) *env {
+	t.Helper()
+	extra := map[string]string{}
+	if h, ok := dmtcpHome(); ok {
+		extra["WSKX_DMTCP_HOME"] = h
+	}
+	lp, err := local.Start(context.Background(), local.Options{
+		DataDir: filepath.Join(dir, "platform"), Runtime: wskxBin, Env: extra,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := lp.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{dir: dir, lp: lp, api: api}
+}
+
+// loadPolicy reads an example and scales it down for a test: a short time
+// limit so that a few seconds of work need several hops, and storage and
+// job folders of the test's own.
+func loadPolicy(t *testing.T, file, engine, dir string) *policies.Policy {
+	t.Helper()
+	p, err := policies.Load(filepath.Join("../examples/compositions", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Job.Engine = engine
+	p.Job.Timeout = 3 * time.Second
+	p.Job.Dir = filepath.Join(dir, "jobs")
+	p.Storage.URL = "file://" + filepath.Join(dir, "store")
+	if p.Checkpoint.Deadline != nil {
+		p.Checkpoint.Deadline.Margin = "1s"
+	}
+	if p.Checkpoint.Interval != nil {
+		p.Checkpoint.Interval.Period = time.Second
+	}
+	p, err = policies.Parse(p.Document(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// straight runs the workload once, start to end, for the expected result.
+func straight(t *testing.T, p *policies.Policy, params map[string]any) map[string]any {
+	t.Helper()
+	argv, err := p.Argv(policies.Env{Params: params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "WSKX_STATE_DIR="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("straight run of %v: %v", argv, err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	var res map[string]any
+	if err := json.Unmarshal(lines[len(lines)-1], &res); err != nil {
+		t.Fatalf("straight run's last line is not JSON: %q", lines[len(lines)-1])
+	}
+	return res
+}
+
+func runChain(t *testing.T, e *env, p *policies.Policy, params map[string]any) (*chain.Outcome, chain.Composition) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	plan, err := composer.Compile(p, composer.Options{Namespace: e.api.Namespace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chain.Deploy(ctx, e.api, plan); err != nil {
+		t.Fatal(err)
+	}
+	comp, err := chain.Lookup(ctx, e.api, plan.Conductor.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := e.api.Invoke(ctx, plan.Conductor.Name, params, whisk.InvokeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := chain.Follow(ctx, e.api, comp, inv.ActivationID, 200*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, comp
+}
+
+// jobResult is the job's own output: the result less the chain summary.
+func jobResult(t *testing.T, raw json.RawMessage) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("result %s: %v", raw, err)
+	}
+	delete(m, hop.StateKey)
+	return m
+}
+
+// derived returns every activation the invocations caused, oldest first.
+func derived(t *testing.T, api *whisk.Client, invocations []string) (all []whisk.Activation) {
+	t.Helper()
+	recs, err := api.ListActivations(context.Background(), whisk.ActivationListOptions{Docs: true, Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if !slices.Contains(invocations, r.Cause) {
+			continue
+		}
+		all = append(all, r)
+	}
+	slices.SortFunc(all, func(a, b whisk.Activation) int { return int(a.Start - b.Start) })
+	return all
+}
+
+// checkRecords checks what the records say of a chain: the activations of
+// one job never overlap (so nothing is billed twice) and the conductor's
+// own billed time is a small part of the total.
+func checkRecords(t *testing.T, api *whisk.Client, comp chain.Composition, out *chain.Outcome) {
+	t.Helper()
+	all := derived(t, api, out.Invocations)
+	if len(all) == 0 {
+		t.Fatal("no derived activation records")
+	}
+	var total, cond int64
+	for i, r := range all {
+		total += r.Duration
+		if r.Name == comp.Conductor {
+			cond += r.Duration
+		}
+		if i > 0 && all[i-1].End > r.Start {
+			t.Errorf("activations overlap: %s (%s, %d..%d) and %s (%s, %d..%d)",
+				all[i-1].ActivationID, all[i-1].Name, all[i-1].Start, all[i-1].End, r.ActivationID, r.Name, r.Start, r.End)
+		}
+	}
+	if share := float64(cond) / float64(total); share >= 0.05 {
+		t.Errorf("the conductor's billed time is %.1f%% of the total (%d of %d ms), want under 5%%", 100*share, cond, total)
+	} else {
+		t.Logf("conductor billed %d ms of %d ms (%.2f%%) over %d activations", cond, total, 100*share, len(all))
+	}
+}
+
+func TestChainExamples(t *testing.T) {
+	cases := []struct {
+		file   string
+		params map[string]any
+	}{
+		{"deadline.yaml", map[string]any{"n": 30, "pause_ms": 200}},
+		{"interval.yaml", nil},
+		{"cooperative.yaml", nil},
+	}
+	for _, engine := range engines(t) {
+		for _, c := range cases {
+			t.Run(engine+"/"+c.file, func(t *testing.T) {
+				dir := t.TempDir()
+				e := startPlatform(t, dir)
+				defer e.lp.Close()
+				p := loadPolicy(t, c.file, engine, dir)
+				want := straight(t, p, c.params)
+				out, comp := runChain(t, e, p, c.params)
+				if !out.Success {
+					t.Fatalf("chain failed: %s %s", out.Status, out.Result)
+				}
+				if got := jobResult(t, out.Result); !reflect.DeepEqual(got, want) {
+					t.Errorf("result %v, want %v (the straight run's)", got, want)
+				}
+				if out.Summary == nil || out.Summary.Hops < 3 {
+					t.Errorf("summary %+v: want at least three hops", out.Summary)
+				}
+				if out.Summary != nil && out.Summary.Engine != engine {
+					t.Errorf("engine %q ran, want %q", out.Summary.Engine, engine)
+				}
+				checkRecords(t, e.api, comp, out)
+			})
+		}
+	}
+}

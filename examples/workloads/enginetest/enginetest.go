@@ -1,0 +1,195 @@
+// Package enginetest drives checkpoint engines through hops the way the
+// step runner does, for the engines' tests and benchmarks: every restore
+// happens in a wiped root at the same absolute path, from copied files.
+package enginetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wskx/wskx/runner"
+)
+
+// Dirs are the job folders under root, laid out as the step runner does.
+func Dirs(root string) runner.Dirs {
+	return runner.Dirs{Root: root, Work: filepath.Join(root, "work"), Ckpt: filepath.Join(root, "ckpt"),
+		Tmp: filepath.Join(root, "tmp"), State: filepath.Join(root, "state")}
+}
+
+// Fresh wipes root and creates the job folders.
+func Fresh(root string) (runner.Dirs, error) {
+	d := Dirs(root)
+	if err := os.RemoveAll(root); err != nil {
+		return d, err
+	}
+	for _, p := range []string{d.Work, d.Ckpt, d.Tmp, d.State} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// Snapshot is a copy of an image's files, keyed by path relative to root.
+type Snapshot map[string][]byte
+
+// Copy reads the image's files, as an upload would.
+func Copy(root string, img runner.Image) (Snapshot, error) {
+	s := Snapshot{}
+	for _, f := range img.Files {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			return nil, fmt.Errorf("copy image: %w", err)
+		}
+		s[f] = b
+	}
+	return s, nil
+}
+
+// Unpack writes the snapshot under root.
+func (s Snapshot) Unpack(root string) error {
+	for f, b := range s {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Buffer is a goroutine-safe output sink.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns everything written.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// LastLine is the last non-empty line of s.
+func LastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// Straight runs argv to its end outside any engine and returns its
+// standard output.
+func Straight(ctx context.Context, argv []string) (string, error) {
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
+	if err != nil {
+		return "", fmt.Errorf("straight run %v: %w", argv, err)
+	}
+	return string(out), nil
+}
+
+// Lines returns the lines of s that start with prefix.
+func Lines(s, prefix string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Hop is one hop's process and its streams.
+type Hop struct {
+	Proc           runner.Process
+	Stdout, Stderr *Buffer
+}
+
+// Start starts a hop in a fresh root, unpacking snap first when it is not
+// nil (a restore).
+func Start(ctx context.Context, e runner.Engine, root string, argv []string, snap Snapshot) (*Hop, error) {
+	dirs, err := Fresh(root)
+	if err != nil {
+		return nil, err
+	}
+	if snap != nil {
+		if err := snap.Unpack(root); err != nil {
+			return nil, err
+		}
+	}
+	h := &Hop{Stdout: &Buffer{}, Stderr: &Buffer{}}
+	h.Proc, err = e.Start(ctx, runner.JobSpec{Argv: argv, Env: map[string]string{}, Stdout: h.Stdout, Stderr: h.Stderr}, dirs, snap != nil)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Wait waits for the hop's job to exit.
+func (h *Hop) Wait(ctx context.Context) (runner.Exit, error) {
+	select {
+	case <-h.Proc.Done():
+		return h.Proc.Exit(), nil
+	case <-ctx.Done():
+		h.Proc.Kill()
+		return runner.Exit{}, ctx.Err()
+	}
+}
+
+// Chain runs argv over hops+1 hops: each of the first hops is stopped by a
+// deadline checkpoint after every, copied, and restored in a wiped root.
+// It returns what the hops printed on stdout, one after the other, and the
+// images' sizes.
+func Chain(ctx context.Context, e runner.Engine, root string, argv []string, hops int, every time.Duration) (string, []int64, error) {
+	var snap Snapshot
+	var sizes []int64
+	var out strings.Builder
+	for i := 0; ; i++ {
+		h, err := Start(ctx, e, root, argv, snap)
+		if err != nil {
+			return "", sizes, fmt.Errorf("hop %d: start: %w", i, err)
+		}
+		if i == hops {
+			ex, err := h.Wait(ctx)
+			if err != nil || ex.Code != 0 || ex.Checkpointed {
+				return "", sizes, fmt.Errorf("hop %d: exit %+v, %v; stderr: %s", i, ex, err, h.Stderr.String())
+			}
+			out.WriteString(h.Stdout.String())
+			return out.String(), sizes, nil
+		}
+		select {
+		case <-time.After(every):
+		case <-h.Proc.Done():
+			return "", sizes, fmt.Errorf("hop %d: the job ended before its checkpoint (%+v); make it longer; stderr: %s", i, h.Proc.Exit(), h.Stderr.String())
+		}
+		img, err := h.Proc.Checkpoint(ctx, true)
+		if err != nil {
+			h.Proc.Kill()
+			return "", sizes, fmt.Errorf("hop %d: checkpoint: %w; stderr: %s", i, err, h.Stderr.String())
+		}
+		ex, err := h.Wait(ctx)
+		if err != nil || !ex.Checkpointed {
+			return "", sizes, fmt.Errorf("hop %d: after the checkpoint: exit %+v, %v", i, ex, err)
+		}
+		out.WriteString(h.Stdout.String())
+		if snap, err = Copy(root, img); err != nil {
+			return "", sizes, fmt.Errorf("hop %d: %w", i, err)
+		}
+		sizes = append(sizes, img.Bytes)
+	}
+}

@@ -1,0 +1,355 @@
+package platform
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/wskx/wskx/whisk"
+)
+
+// OpenWhisk's default action limits and their bounds.
+const (
+	defaultTimeout = 60000
+	minTimeout     = 100
+	maxTimeout     = 300000
+	defaultMemory  = 256
+	minMemory      = 128
+	maxMemory      = 512
+	defaultLogs    = 10
+	maxLogs        = 10
+	maxConcurrency = 1
+	maxPayload     = 1 << 20 // activation payload and parameters
+	maxCode        = 48 << 20
+	maxListLimit   = 200
+	defaultList    = 30
+)
+
+// OpenWhisk's messages for sequences.
+const (
+	msgSequenceTooLong     = "Too many actions in the sequence."
+	msgSequenceNoComponent = "No component specified for the sequence."
+	msgSequenceCyclic      = "Sequence may not refer to itself."
+	msgSequenceNotFound    = "Sequence component does not exist."
+)
+
+var entityNameRE = regexp.MustCompile(`^([\w]|[\w][\w@ .-]*[\w@.-]+)$`)
+
+// validName reports whether s is a valid entity name segment.
+func validName(s string) bool { return len(s) <= 256 && entityNameRE.MatchString(s) }
+
+// fqn is a resolved fully qualified action name.
+type fqn struct {
+	ns   string
+	name string // "[pkg/]name"
+}
+
+func (f fqn) String() string { return f.ns + "/" + f.name } // as OpenWhisk prints it
+func (f fqn) path() string   { return "/" + f.ns + "/" + f.name }
+
+// resolveName resolves an action name as OpenWhisk does: "/ns/name",
+// "/ns/pkg/name" are absolute, "name" and "pkg/name" belong to the caller's
+// namespace, and a namespace "_" is the caller's.
+func resolveName(s, callerNS string) (fqn, bool) {
+	abs := strings.HasPrefix(s, "/")
+	parts := strings.Split(strings.TrimPrefix(s, "/"), "/")
+	if len(parts) < 1 || len(parts) > 3 {
+		return fqn{}, false
+	}
+	for _, p := range parts {
+		if p == "" {
+			return fqn{}, false
+		}
+	}
+	var f fqn
+	switch {
+	case abs && len(parts) >= 2:
+		f = fqn{ns: parts[0], name: strings.Join(parts[1:], "/")}
+	case !abs && len(parts) <= 2:
+		f = fqn{ns: callerNS, name: strings.Join(parts, "/")}
+	default:
+		return fqn{}, false
+	}
+	if f.ns == "_" {
+		f.ns = callerNS
+	}
+	for _, p := range strings.Split(f.name, "/") {
+		if !validName(p) {
+			return fqn{}, false
+		}
+	}
+	return f, true
+}
+
+// badRequest is a validation failure answered with 400 and its message.
+type badRequest string
+
+func (e badRequest) Error() string { return string(e) }
+
+// actionBody is what a PUT may set.
+type actionBody struct {
+	Exec        *whisk.Exec     `json:"exec"`
+	Annotations whisk.KeyValues `json:"annotations"`
+	Parameters  whisk.KeyValues `json:"parameters"`
+	Limits      *limitsBody     `json:"limits"`
+	Publish     *bool           `json:"publish"`
+}
+
+// limitsBody tells absent limits from zero ones.
+type limitsBody struct {
+	Timeout     *json.Number `json:"timeout"`
+	Memory      *json.Number `json:"memory"`
+	Logs        *json.Number `json:"logs"`
+	Concurrency *json.Number `json:"concurrency"`
+}
+
+func wholeNumber(n *json.Number, what string) (int, error) {
+	v, err := strconv.ParseInt(n.String(), 10, 64)
+	if err != nil {
+		return 0, badRequest(what + " limit must be whole number")
+	}
+	return int(v), nil
+}
+
+// applyLimits validates the limits given in b over base.
+func applyLimits(base whisk.Limits, b *limitsBody) (whisk.Limits, error) {
+	l := base
+	if b == nil {
+		return l, nil
+	}
+	if b.Timeout != nil {
+		v, err := wholeNumber(b.Timeout, "time")
+		if err != nil {
+			return l, err
+		}
+		if v < minTimeout {
+			return l, badRequest(fmt.Sprintf("timeout %d milliseconds below allowed threshold of %d milliseconds", v, minTimeout))
+		}
+		if v > maxTimeout {
+			return l, badRequest(fmt.Sprintf("timeout %d milliseconds exceeds allowed threshold of %d milliseconds", v, maxTimeout))
+		}
+		l.Timeout = v
+	}
+	if b.Memory != nil {
+		v, err := wholeNumber(b.Memory, "memory")
+		if err != nil {
+			return l, err
+		}
+		if v < minMemory {
+			return l, badRequest(fmt.Sprintf("memory %d MB below allowed threshold of %d MB", v, minMemory))
+		}
+		if v > maxMemory {
+			return l, badRequest(fmt.Sprintf("memory %d MB exceeds allowed threshold of %d MB", v, maxMemory))
+		}
+		l.Memory = v
+	}
+	if b.Logs != nil {
+		v, err := wholeNumber(b.Logs, "log")
+		if err != nil {
+			return l, err
+		}
+		if v < 0 {
+			return l, badRequest(fmt.Sprintf("log size %d MB below allowed threshold of 0 B", v))
+		}
+		if v > maxLogs {
+			return l, badRequest(fmt.Sprintf("log size %d MB exceeds allowed threshold of %d MB", v, maxLogs))
+		}
+		l.Logs = v
+	}
+	if b.Concurrency != nil {
+		v, err := wholeNumber(b.Concurrency, "concurrency")
+		if err != nil {
+			return l, err
+		}
+		if v < 1 {
+			return l, badRequest(fmt.Sprintf("concurrency %d below allowed threshold of 1", v))
+		}
+		if v > maxConcurrency {
+			return l, badRequest(fmt.Sprintf("concurrency %d exceeds allowed threshold of %d", v, maxConcurrency))
+		}
+		l.Concurrency = v
+	}
+	return l, nil
+}
+
+// checkExec validates an exec and normalises sequence components to fully
+// qualified names.
+func checkExec(e *whisk.Exec, ns string) error {
+	if e.Kind == "" {
+		return badRequest("exec malformed: kind undefined")
+	}
+	if len(e.Code) > maxCode {
+		return badRequest(fmt.Sprintf("exec larger than allowed: %d > %d bytes.", len(e.Code), maxCode))
+	}
+	switch {
+	case e.Kind == "sequence":
+		e.Code, e.Image, e.Binary = "", "", false
+		for i, c := range e.Components {
+			f, ok := resolveName(c, ns)
+			if !ok {
+				return badRequest(fmt.Sprintf("sequence component name %q is malformed", c))
+			}
+			// Store "_" as written: it resolves to the caller at run time.
+			if strings.HasPrefix(c, "/_/") {
+				e.Components[i] = "/_/" + f.name
+			} else {
+				e.Components[i] = f.path()
+			}
+		}
+	case e.Kind == "blackbox":
+		if e.Image == "" {
+			return badRequest("exec malformed: blackbox requires an image")
+		}
+	case e.Kind == "native" || strings.Contains(e.Kind, ":"):
+		if e.Code == "" {
+			return badRequest(fmt.Sprintf("exec malformed: kind '%s' requires code", e.Kind))
+		}
+	default:
+		return badRequest(fmt.Sprintf("kind '%s' is not supported (use blackbox, native, sequence or a runtime kind such as nodejs:20)", e.Kind))
+	}
+	return nil
+}
+
+// checkSequence applies OpenWhisk's create-time checks to a sequence named
+// self: components exist, no cycle, at most n atomic actions once nested
+// sequences are inlined.
+func (p *Platform) checkSequence(self fqn, components []string, ns string) error {
+	n := p.cfg.LengthLimit
+	if len(components) == 0 {
+		return badRequest(msgSequenceNoComponent)
+	}
+	if len(components) > n {
+		return badRequest(msgSequenceTooLong)
+	}
+	count := 0
+	var walk func(comps []string, depth int) error
+	walk = func(comps []string, depth int) error {
+		if depth > n {
+			return badRequest(msgSequenceTooLong)
+		}
+		for _, c := range comps {
+			f, ok := resolveName(c, ns)
+			if !ok {
+				return badRequest(msgSequenceNotFound)
+			}
+			if f == self {
+				return badRequest(msgSequenceCyclic)
+			}
+			a, ok := p.store.getAction(f.ns, f.name)
+			if !ok || f.ns != ns {
+				return badRequest(msgSequenceNotFound)
+			}
+			if a.Exec != nil && a.Exec.Kind == "sequence" {
+				if err := walk(a.Exec.Components, depth+1); err != nil {
+					return err
+				}
+				continue
+			}
+			count++
+			if count > n {
+				return badRequest(msgSequenceTooLong)
+			}
+		}
+		return nil
+	}
+	return walk(components, 0)
+}
+
+// buildAction validates a PUT body for name in ns and returns the action
+// to store; old is the existing action when overwriting.
+func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action) (*whisk.Action, error) {
+	a := &whisk.Action{Namespace: ns, Name: name, Version: "0.0.1",
+		Limits: &whisk.Limits{Timeout: defaultTimeout, Memory: defaultMemory, Logs: defaultLogs, Concurrency: 1}}
+	if old != nil {
+		cp := *old
+		a = &cp
+		lim := *old.Limits
+		a.Limits = &lim
+		a.Version = bumpVersion(old.Version)
+	}
+	if b.Exec != nil {
+		e := *b.Exec
+		e.Components = append([]string(nil), e.Components...)
+		if err := checkExec(&e, ns); err != nil {
+			return nil, err
+		}
+		a.Exec = &e
+	}
+	if a.Exec == nil {
+		return nil, badRequest("exec undefined")
+	}
+	if a.Exec.Kind == "sequence" {
+		if err := p.checkSequence(fqn{ns, name}, a.Exec.Components, ns); err != nil {
+			return nil, err
+		}
+	}
+	if b.Parameters != nil {
+		a.Parameters = b.Parameters
+	}
+	if b.Annotations != nil {
+		a.Annotations = b.Annotations
+	}
+	if b.Publish != nil {
+		a.Publish = *b.Publish
+	}
+	lim, err := applyLimits(*a.Limits, b.Limits)
+	if err != nil {
+		return nil, err
+	}
+	a.Limits = &lim
+	if size := paramsSize(a.Parameters); size > maxPayload {
+		return nil, badRequest(fmt.Sprintf("parameters larger than allowed: %d > %d bytes.", size, maxPayload))
+	}
+	// As OpenWhisk's controller does with require-api-key-annotation: new
+	// actions get no key unless they ask for it.
+	if old == nil && a.Annotations.Get("provide-api-key") == nil {
+		a.Annotations = append(whisk.KeyValues(nil), a.Annotations...).Set("provide-api-key", false)
+	}
+	if a.Annotations == nil {
+		a.Annotations = whisk.KeyValues{}
+	}
+	if a.Parameters == nil {
+		a.Parameters = whisk.KeyValues{}
+	}
+	return a, nil
+}
+
+func paramsSize(kv whisk.KeyValues) int {
+	b, _ := json.Marshal(kv)
+	return len(b)
+}
+
+func bumpVersion(v string) string {
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return "0.0.1"
+	}
+	n, err := strconv.Atoi(parts[2])
+	if err != nil {
+		return "0.0.1"
+	}
+	return parts[0] + "." + parts[1] + "." + strconv.Itoa(n+1)
+}
+
+// isTruthy is OpenWhisk's truthiness of an annotation value.
+func isTruthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case float64:
+		return x != 0
+	case json.Number:
+		f, err := x.Float64()
+		return err == nil && f != 0
+	case int:
+		return x != 0
+	case string:
+		return x != ""
+	default:
+		return true
+	}
+}

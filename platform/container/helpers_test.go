@@ -1,0 +1,211 @@
+package container
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wskx/wskx/whisk"
+)
+
+var (
+	blackboxBin string // the test container server built from testdata/blackbox
+	cacheDir    string // shared by the tests' pools, so npm installs once
+)
+
+func TestMain(m *testing.M) {
+	// The pool starts native containers as "<Wskx> skeleton ...";
+	// the tests point Wskx at this test binary.
+	if len(os.Args) > 1 && os.Args[1] == "skeleton" {
+		os.Exit(skeletonMain(os.Args[2:]))
+	}
+	os.Exit(testMain(m))
+}
+
+func skeletonMain(args []string) int {
+	fs := flag.NewFlagSet("skeleton", flag.ContinueOnError)
+	port := fs.Int("port", 8080, "")
+	host := fs.String("host", "127.0.0.1", "")
+	dir := fs.String("dir", "action", "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	s := NewSkeleton(SkeletonConfig{Addr: net.JoinHostPort(*host, strconv.Itoa(*port)), Dir: *dir})
+	if err := s.Serve(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func testMain(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "wskx-container-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	blackboxBin = filepath.Join(tmp, "blackbox")
+	cmd := exec.Command("go", "build", "-o", blackboxBin, "./testdata/blackbox")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build test container:", err)
+		return 1
+	}
+	cacheDir = filepath.Join(tmp, "cache")
+	return m.Run()
+}
+
+// newPool makes a pool for one test; edit adjusts its config.
+func newPool(t *testing.T, edit func(*Config)) *Pool {
+	t.Helper()
+	cfg := Config{
+		Wskx:     os.Args[0],
+		CacheDir: cacheDir,
+		Images: map[string][]string{
+			"test/bbox":             {blackboxBin},
+			"test/bbox-sentinel:v1": {blackboxBin, "--sentinel"},
+			"test/bbox-placeholder": {blackboxBin, "-port={port}", "--sentinel"},
+		},
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := NewPool(cfg)
+	if err != nil {
+		t.Fatalf("NewPool: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// zipB64 builds a base64 zip archive; names ending in "*" are executable.
+func zipB64(t *testing.T, files map[string]string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range files {
+		mode := os.FileMode(0o644)
+		if n, ok := strings.CutSuffix(name, "*"); ok {
+			name, mode = n, 0o755
+		}
+		h := &zip.FileHeader{Name: name, Method: zip.Deflate}
+		h.SetMode(mode)
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, body)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(buf.Bytes())
+}
+
+var actionSeq int
+
+// spec builds a Spec for a fresh action (its own warm containers).
+func spec(exec whisk.Exec, timeoutMS, memoryMB int) Spec {
+	actionSeq++
+	return Spec{Namespace: "guest", Action: fmt.Sprintf("/guest/a%d", actionSeq), Version: "0.0.1",
+		Exec: exec, Limits: whisk.Limits{Timeout: timeoutMS, Memory: memoryMB, Logs: 10, Concurrency: 1},
+		Env: map[string]string{"__OW_API_HOST": "http://127.0.0.1:1"}}
+}
+
+func input(t *testing.T, value any, timeout time.Duration) RunInput {
+	t.Helper()
+	b, err := json.Marshal(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actionSeq++
+	return RunInput{Value: b, ActivationID: fmt.Sprintf("act%06d", actionSeq), TransactionID: "tx1",
+		Deadline: time.Now().Add(timeout)}
+}
+
+func run(t *testing.T, p *Pool, s Spec, value any) RunOutput {
+	t.Helper()
+	timeout := time.Duration(s.Limits.Timeout) * time.Millisecond
+	out, err := p.Run(context.Background(), s, input(t, value, timeout))
+	if err != nil {
+		t.Fatalf("Run %s: %v", s.Action, err)
+	}
+	return out
+}
+
+func resultMap(t *testing.T, out RunOutput) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(out.Result, &m); err != nil {
+		t.Fatalf("result %s is not an object: %v", out.Result, err)
+	}
+	return m
+}
+
+func errorText(t *testing.T, out RunOutput) string {
+	t.Helper()
+	s, _ := resultMap(t, out)["error"].(string)
+	return s
+}
+
+// gone reports whether no process has pid (a zombie counts as gone).
+func gone(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	if errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	b, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return rerr == nil && strings.Contains(string(b), ") Z ")
+}
+
+// waitFor polls cond for up to limit (a bound, not a speed assertion).
+func waitFor(limit time.Duration, cond func() bool) bool {
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cond()
+}
+
+func hasLog(logs []string, stream, text string) bool {
+	for _, l := range logs {
+		if strings.HasSuffix(l, " "+stream+": "+text) {
+			return true
+		}
+	}
+	return false
+}
+
+func testBinary() string { return os.Args[0] }

@@ -1,0 +1,153 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// launcherJS implements /init and /run for nodejs actions on the
+// machine's Node.js.
+//
+//go:embed launcher.js
+var launcherJS []byte
+
+// npmInstallTimeout bounds the one-time install of the openwhisk package.
+const npmInstallTimeout = 3 * time.Minute
+
+// nodeSupport prepares what nodejs containers need: the launcher file and
+// the openwhisk npm package, each once per pool.
+type nodeSupport struct {
+	pool *Pool
+
+	mu       sync.Mutex
+	launcher string // path once written
+	modules  string // NODE_PATH once installed
+	npmErr   error  // why the openwhisk package is unavailable
+	tried    bool
+}
+
+// command returns the launcher's argv (with PortPlaceholder) and the
+// environment additions for a nodejs container.
+func (n *nodeSupport) command(ctx context.Context) ([]string, []string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cfg := n.pool.cfg
+	if n.launcher == "" {
+		sum := sha256.Sum256(launcherJS)
+		path := filepath.Join(cfg.CacheDir, "launcher-"+hex.EncodeToString(sum[:8])+".js")
+		if err := writeFileAtomic(path, launcherJS, 0o644); err != nil {
+			return nil, nil, fmt.Errorf("write launcher: %w", err)
+		}
+		n.launcher = path
+	}
+	if !n.tried {
+		n.tried = true
+		n.modules, n.npmErr = n.install(context.WithoutCancel(ctx))
+		if n.npmErr != nil {
+			n.pool.log.Warn("openwhisk npm package unavailable; nodejs actions that require it will fail", "err", n.npmErr)
+		}
+	}
+	argv := []string{cfg.Node, n.launcher, "--port", PortPlaceholder}
+	var env []string
+	if n.modules != "" {
+		env = append(env, "NODE_PATH="+n.modules)
+	} else if n.npmErr != nil {
+		argv = append(argv, "--openwhisk-missing", n.npmErr.Error())
+	}
+	return argv, env, nil
+}
+
+// PrepareNode writes the Node.js launcher and installs the openwhisk npm
+// package now rather than at the first nodejs activation. It reports
+// whether the package is available.
+func (p *Pool) PrepareNode(ctx context.Context) error {
+	if _, _, err := p.node.command(ctx); err != nil {
+		return err
+	}
+	p.node.mu.Lock()
+	defer p.node.mu.Unlock()
+	return p.node.npmErr
+}
+
+// install puts openwhisk@version under CacheDir/npm/openwhisk-<version>
+// unless it is there already, and returns its node_modules directory.
+func (n *nodeSupport) install(ctx context.Context) (string, error) {
+	cfg := n.pool.cfg
+	dest := filepath.Join(cfg.CacheDir, "npm", "openwhisk-"+cfg.OpenWhiskNPM)
+	modules := filepath.Join(dest, "node_modules")
+	if _, err := os.Stat(filepath.Join(modules, "openwhisk", "package.json")); err == nil {
+		return modules, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dest), ".install-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	// A package.json of its own keeps npm from climbing to a parent project.
+	if err := os.WriteFile(filepath.Join(tmp, "package.json"), []byte(`{"name":"wskx-node-modules","private":true}`), 0o644); err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, npmInstallTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cfg.NPM, "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
+		"openwhisk@"+cfg.OpenWhiskNPM)
+	cmd.Dir = tmp
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	n.pool.log.Info("installing the openwhisk npm package", "version", cfg.OpenWhiskNPM, "dir", dest)
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("npm install openwhisk@%s: %w: %s", cfg.OpenWhiskNPM, err, lastN(strings.Split(strings.TrimSpace(out.String()), "\n"), 3))
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "node_modules", "openwhisk", "package.json")); err != nil {
+		return "", fmt.Errorf("npm install openwhisk@%s: package missing afterwards", cfg.OpenWhiskNPM)
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		// Another pool sharing the cache dir may have won the race.
+		if _, statErr := os.Stat(filepath.Join(modules, "openwhisk", "package.json")); statErr == nil {
+			return modules, nil
+		}
+		return "", fmt.Errorf("install openwhisk package: %w", err)
+	}
+	return modules, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file, so that a
+// reader never sees a partial file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, data) {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), mode)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return errors.Join(fmt.Errorf("write %s", path), err)
+	}
+	return nil
+}

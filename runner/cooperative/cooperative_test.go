@@ -1,0 +1,274 @@
+package cooperative_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wskx/wskx/examples/workloads"
+	"github.com/wskx/wskx/examples/workloads/enginetest"
+	"github.com/wskx/wskx/runner"
+	"github.com/wskx/wskx/runner/cooperative"
+)
+
+var bins map[string]string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wskx-workloads-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	bins, err = workloads.Build(ctx, dir)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func newEngine(t testing.TB) *cooperative.Engine {
+	e, err := cooperative.New(cooperative.Options{SaveTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestChainMatchesStraightRun(t *testing.T) {
+	e := newEngine(t)
+	for _, j := range []struct {
+		name string
+		argv []string
+	}{
+		// Progress every 20 ms: a line printed after an image would show twice.
+		{"count", []string{bins["count"], "600", "2"}},
+		{"factors", []string{bins["factors"], "3000000000000000037"}},
+		{"matrix", []string{bins["matrix"], "1400", "7"}},
+		{"memhog", []string{bins["memhog"], "8", "30", "50"}},
+	} {
+		t.Run(j.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			straight, err := enginetest.Straight(ctx, j.argv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, sizes, err := enginetest.Chain(ctx, e, filepath.Join(t.TempDir(), "job"), j.argv, 3, 250*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := enginetest.LastLine(out), enginetest.LastLine(straight); got != want {
+				t.Fatalf("after %d checkpoints: %s, straight run: %s", len(sizes), got, want)
+			}
+			// A stopping checkpoint lets the job print nothing after its
+			// image: no progress line is repeated or lost across hops.
+			if got, want := enginetest.Lines(out, "counted"), enginetest.Lines(straight, "counted"); !slices.Equal(got, want) {
+				t.Fatalf("progress across hops %q, straight run %q", got, want)
+			}
+		})
+	}
+}
+
+func TestIntervalCheckpoint(t *testing.T) {
+	e := newEngine(t)
+	ctx := testCtx(t)
+	argv := []string{bins["count"], "40", "50"}
+	straight, err := enginetest.Straight(ctx, argv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := enginetest.LastLine(straight)
+	root := filepath.Join(t.TempDir(), "job")
+	h, err := enginetest.Start(ctx, e, root, argv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap enginetest.Snapshot
+	for i := range 3 {
+		time.Sleep(200 * time.Millisecond)
+		img, err := h.Proc.Checkpoint(ctx, false)
+		if err != nil {
+			t.Fatalf("interval checkpoint %d: %v", i, err)
+		}
+		if snap, err = enginetest.Copy(root, img); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := snap["state/count.state"]; !ok {
+			t.Fatalf("interval image %v has no state file", img.Files)
+		}
+		select {
+		case <-h.Proc.Done():
+			t.Fatalf("the job ended after interval checkpoint %d: %+v", i, h.Proc.Exit())
+		default:
+		}
+	}
+	h.Proc.Kill()
+	if ex, _ := h.Wait(ctx); ex.Checkpointed {
+		t.Fatalf("a killed job reports Checkpointed: %+v", ex)
+	}
+	h, err = enginetest.Start(ctx, e, root, argv, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := h.Wait(ctx)
+	if err != nil || ex.Code != 0 {
+		t.Fatalf("restored job: %+v, %v; stderr: %s", ex, err, h.Stderr)
+	}
+	if got := enginetest.LastLine(h.Stdout.String()); got != want {
+		t.Fatalf("from an interval image: %s, straight run: %s", got, want)
+	}
+}
+
+func TestExitDuringCheckpoint(t *testing.T) {
+	e := newEngine(t)
+	for _, c := range []struct {
+		name string
+		argv []string
+		wait bool // let the job end before asking
+		stop bool
+	}{
+		{"finished/stop", []string{bins["count"], "3", "1"}, true, true},
+		{"finished/interval", []string{bins["count"], "3", "1"}, true, false},
+		// A job that ends on SIGTERM without saving: its exit wins.
+		{"ends on SIGTERM", []string{"sh", "-c", `trap 'exit 3' TERM; while :; do sleep 0.05; done`}, false, true},
+		// A job that ends on SIGUSR1 without saving.
+		{"ends on SIGUSR1", []string{"sh", "-c", `trap 'exit 0' USR1; while :; do sleep 0.05; done`}, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			h, err := enginetest.Start(ctx, e, filepath.Join(t.TempDir(), "job"), c.argv, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.wait {
+				if _, err := h.Wait(ctx); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				time.Sleep(200 * time.Millisecond) // let the shell set its trap
+			}
+			if _, err := h.Proc.Checkpoint(ctx, c.stop); !errors.Is(err, runner.ErrExited) {
+				t.Fatalf("err = %v, want ErrExited", err)
+			}
+			if ex := h.Proc.Exit(); ex.Checkpointed {
+				t.Fatalf("exit %+v reports Checkpointed", ex)
+			}
+		})
+	}
+}
+
+func TestSaveTimeout(t *testing.T) {
+	e, err := cooperative.New(cooperative.Options{SaveTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	// Ignores both requests.
+	h, err := enginetest.Start(ctx, e, filepath.Join(t.TempDir(), "job"), []string{"sh", "-c", `trap '' USR1 TERM; while :; do sleep 0.05; done`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := h.Proc.Checkpoint(ctx, false); err == nil || errors.Is(err, runner.ErrExited) {
+		t.Fatalf("interval: err = %v, want a timeout", err)
+	}
+	if _, err := h.Proc.Checkpoint(ctx, true); err == nil || errors.Is(err, runner.ErrExited) {
+		t.Fatalf("stop: err = %v, want a timeout", err)
+	}
+	if ex, err := h.Wait(ctx); err != nil || ex.Signal == "" {
+		t.Fatalf("after a stop timeout the job should be killed: %+v, %v", ex, err)
+	}
+}
+
+func TestRestoreEnvironment(t *testing.T) {
+	e := newEngine(t)
+	ctx := testCtx(t)
+	root := filepath.Join(t.TempDir(), "job")
+	script := `echo "$WSKX_STATE_DIR ${WSKX_RESTORED:-0}"; test -e "$WSKX_STATE_DIR/.saved" && echo stale`
+	for _, restore := range []bool{false, true} {
+		var snap enginetest.Snapshot
+		want := filepath.Join(root, "state") + " 0"
+		if restore {
+			snap = enginetest.Snapshot{"state/.saved": []byte("7\n")}
+			want = filepath.Join(root, "state") + " 1"
+		}
+		h, err := enginetest.Start(ctx, e, root, []string{"sh", "-c", script}, snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.Stdout.String(); got != want+"\n" {
+			t.Errorf("restore=%v: job saw %q, want %q", restore, got, want)
+		}
+	}
+}
+
+// A checkpoint asked for around the moment the job ends has one of two
+// outcomes, never a mix: an image that restores to the right result, or
+// ErrExited with the job's own, complete output.
+func TestCheckpointRacingTheExit(t *testing.T) {
+	e := newEngine(t)
+	ctx := testCtx(t)
+	argv := []string{bins["count"], "5", "60"} // about 300 ms
+	straight, err := enginetest.Straight(ctx, argv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := enginetest.LastLine(straight)
+	for _, after := range []time.Duration{220, 260, 300, 340} {
+		for _, stop := range []bool{true, false} {
+			root := filepath.Join(t.TempDir(), "job")
+			h, err := enginetest.Start(ctx, e, root, argv, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(after * time.Millisecond)
+			img, err := h.Proc.Checkpoint(ctx, stop)
+			switch {
+			case errors.Is(err, runner.ErrExited):
+				ex, _ := h.Wait(ctx)
+				if ex.Checkpointed || ex.Code != 0 || enginetest.LastLine(h.Stdout.String()) != want {
+					t.Fatalf("after %d ms, stop=%v: ErrExited but exit %+v, output %q", after, stop, ex, h.Stdout)
+				}
+				t.Logf("after %d ms, stop=%v: the job's exit won", after, stop)
+			case err != nil:
+				t.Fatalf("after %d ms, stop=%v: %v", after, stop, err)
+			default:
+				snap, err := enginetest.Copy(root, img)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.Proc.Kill()
+				if ex, _ := h.Wait(ctx); stop && !ex.Checkpointed {
+					t.Fatalf("after %d ms: a stop checkpoint's exit is %+v", after, ex)
+				}
+				r, err := enginetest.Start(ctx, e, root, argv, snap)
+				if err != nil {
+					t.Fatalf("after %d ms, stop=%v: restore: %v", after, stop, err)
+				}
+				if ex, _ := r.Wait(ctx); ex.Code != 0 || enginetest.LastLine(r.Stdout.String()) != want {
+					t.Fatalf("after %d ms, stop=%v: restored job exit %+v, output %q", after, stop, ex, r.Stdout)
+				}
+				t.Logf("after %d ms, stop=%v: checkpointed and restored", after, stop)
+			}
+		}
+	}
+}

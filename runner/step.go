@@ -1,0 +1,405 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wskx/wskx/composer"
+	"github.com/wskx/wskx/hop"
+	"github.com/wskx/wskx/policies"
+)
+
+// ModeSelfInvoke is hop.Request.Mode for the original design's baseline:
+// no conductor; the step checkpoints at the deadline and invokes the next
+// hop itself. It has neither the one-result commit nor the exit-during-
+// checkpoint fix, so that duplicates can be measured.
+const ModeSelfInvoke = "self-invoke"
+
+// answerGuard is how long before the platform's deadline a step answers:
+// a step still busy then kills its job and reports, rather than being
+// killed with nothing said.
+const answerGuard = 250 * time.Millisecond
+
+// StepConfig configures a Step.
+type StepConfig struct {
+	Policy *policies.Policy
+	// Conductor is the conductor's fully qualified name (informational).
+	Conductor string
+	// Engine resolves the policy's engine name ("auto" included).
+	Engine func(ctx context.Context, name string) (Engine, error)
+	// OpenStore opens the policy's checkpoint storage for one activation.
+	OpenStore func(ctx context.Context, st policies.Storage) (Store, error)
+	// NewInvoker makes the REST client of the self-invoke baseline.
+	NewInvoker func(apiHost, apiKey string) (composer.Invoker, error)
+	// Stdout and Stderr are the container's logs; the job's streams are
+	// copied there.
+	Stdout, Stderr io.Writer
+	Logger         *slog.Logger
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+}
+
+// Step is the step role: it runs one hop of a job per activation.
+type Step struct {
+	cfg StepConfig
+
+	mu      sync.Mutex
+	engines map[string]Engine // resolved once per container: DMTCP's lookup and version cost a few execs
+}
+
+// engine resolves an engine name, once per container.
+func (s *Step) engine(ctx context.Context, name string) (Engine, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.engines[name]; ok {
+		return e, nil
+	}
+	e, err := s.cfg.Engine(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if s.engines == nil {
+		s.engines = map[string]Engine{}
+	}
+	s.engines[name] = e
+	return e, nil
+}
+
+// NewStep checks cfg and returns a step.
+func NewStep(cfg StepConfig) (*Step, error) {
+	if cfg.Policy == nil || cfg.Engine == nil || cfg.OpenStore == nil {
+		return nil, fmt.Errorf("new step: a policy, an engine resolver and a store opener are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Step{cfg: cfg}, nil
+}
+
+// hopRun is one activation of the step.
+type hopRun struct {
+	s        *Step
+	p        *policies.Policy
+	act      Activation
+	req      hop.Request
+	oneShot  bool // no request: the step was invoked on its own
+	params   map[string]any
+	rep      hop.Report
+	start    time.Time
+	deadline time.Time // the platform's
+	answerBy time.Time
+	store    Store
+	dirs     Dirs
+	engine   Engine
+	version  string
+	newest   int // newest generation known to exist (saved or listed)
+	stdout   *tail
+	stderr   *tail
+	log      *slog.Logger
+	next     string // self-invoke: the next hop's activation id
+}
+
+// Run runs one hop. Hop failures are answered as results carrying a
+// Failed report, never as errors: OpenWhisk keeps only the error field of
+// an error result, and the conductor needs the report.
+func (s *Step) Run(ctx context.Context, act Activation, params map[string]any) (map[string]any, error) {
+	h := &hopRun{s: s, p: s.cfg.Policy, act: act, start: s.cfg.Now()}
+	if err := h.parse(params); err != nil {
+		return h.failed(err.Error(), false), nil
+	}
+	h.deadline = act.Deadline
+	if h.deadline.IsZero() {
+		h.deadline = h.start.Add(h.p.Job.Timeout)
+	}
+	h.answerBy = h.deadline.Add(-answerGuard)
+	ctx, cancel := context.WithDeadline(ctx, h.answerBy)
+	defer cancel()
+	h.log = s.cfg.Logger.With("job", h.req.Job, "hop", h.req.Hop, "attempt", h.req.Attempt, "activation", act.ID)
+	h.stdout = newTail(s.cfg.Stdout, stdoutKeep)
+	h.stderr = newTail(s.cfg.Stderr, stderrKeep)
+	return h.run(ctx), nil
+}
+
+// parse reads the request and the job's parameters.
+func (h *hopRun) parse(params map[string]any) error {
+	h.params = make(map[string]any, len(params))
+	for k, v := range params {
+		if k != hop.StepKey && k != hop.StateKey {
+			h.params[k] = v
+		}
+	}
+	raw, ok := params[hop.StepKey]
+	if ok {
+		b, err := json.Marshal(raw)
+		if err == nil {
+			err = json.Unmarshal(b, &h.req)
+		}
+		if err != nil {
+			return fmt.Errorf("the %s parameter is not a step request: %v", hop.StepKey, err)
+		}
+	} else {
+		h.oneShot = true
+	}
+	if h.req.Job == "" {
+		h.req.Job = "j" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	}
+	if h.req.Key == "" {
+		h.req.Key = h.req.Job
+	}
+	h.req.Hop = max(h.req.Hop, 1)
+	h.req.Attempt = max(h.req.Attempt, 1)
+	if h.req.Started == 0 {
+		h.req.Started = h.start.UnixMilli()
+	}
+	h.rep = hop.Report{Job: h.req.Job, Hop: h.req.Hop, Attempt: h.req.Attempt, Engine: h.p.Job.Engine, Generation: h.req.Generation}
+	h.rep.Metrics.Activation = h.act.ID
+	h.rep.Metrics.Start = h.start.UnixMilli()
+	if h.req.Job != filepath.Base(h.req.Job) || strings.HasPrefix(h.req.Job, ".") {
+		return fmt.Errorf("job id %q cannot name a folder", h.req.Job)
+	}
+	return nil
+}
+
+func (h *hopRun) selfInvoke() bool { return h.req.Mode == ModeSelfInvoke }
+
+func (h *hopRun) run(ctx context.Context) map[string]any {
+	if d := time.Duration(h.req.BackoffMS) * time.Millisecond; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return h.failed("the activation ended during the retry backoff", true)
+		}
+	}
+	store, err := h.s.cfg.OpenStore(ctx, h.p.Storage)
+	if err != nil {
+		return h.failed(fmt.Sprintf("open checkpoint storage: %v", err), true)
+	}
+	defer store.Close()
+	h.store = store
+
+	if !h.selfInvoke() {
+		// Exactly one final result per job: a hop of a finished job replays it.
+		if res, ok, err := store.Result(ctx, h.req.Job); err != nil {
+			return h.failed(fmt.Sprintf("read the job's result: %v", err), true)
+		} else if ok {
+			return h.done(res, true)
+		}
+		if out := h.claim(ctx); out != nil {
+			return out
+		}
+	}
+
+	engine, err := h.s.engine(ctx, h.p.Job.Engine)
+	if err != nil {
+		return h.failed(fmt.Sprintf("engine %s: %v", h.p.Job.Engine, err), false)
+	}
+	h.engine = engine
+	h.rep.Engine = engine.Name()
+	if h.version, err = engine.Version(ctx); err != nil {
+		return h.failed(fmt.Sprintf("engine %s: %v", engine.Name(), err), false)
+	}
+	if err := h.makeDirs(); err != nil {
+		return h.failed(err.Error(), true)
+	}
+	defer os.RemoveAll(h.dirs.Root)
+
+	proc, out := h.launch(ctx)
+	if out != nil {
+		return out
+	}
+	defer h.stop(proc)
+	return h.supervise(ctx, proc)
+}
+
+// claim takes the hop's lease. See claimGrace for the rule.
+func (h *hopRun) claim(ctx context.Context) map[string]any {
+	owner := ownerString(h.act.ID, h.deadline)
+	won, holder, err := h.store.Claim(ctx, h.req.Job, h.req.Hop, h.req.Attempt, owner)
+	if err != nil {
+		return h.failed(fmt.Sprintf("claim hop %d attempt %d: %v", h.req.Hop, h.req.Attempt, err), true)
+	}
+	if won || holder == owner {
+		return nil
+	}
+	alive, id, until := holderAlive(holder, h.s.cfg.Now())
+	if !alive {
+		h.log.Warn("taking over a hop whose holder is past its deadline", "holder", id, "deadline", until)
+		return nil
+	}
+	cause := fmt.Sprintf("hop %d attempt %d is being run by activation %s", h.req.Hop, h.req.Attempt, id)
+	if !until.IsZero() {
+		cause += " until " + until.UTC().Format(time.RFC3339Nano)
+	}
+	return h.failed(cause, false)
+}
+
+// makeDirs wipes and creates the job's fixed paths.
+func (h *hopRun) makeDirs() error {
+	root := filepath.Join(h.p.Job.Dir, h.req.Job)
+	h.dirs = Dirs{Root: root, Work: filepath.Join(root, "work"), Ckpt: filepath.Join(root, "ckpt"),
+		Tmp: filepath.Join(root, "tmp"), State: filepath.Join(root, "state")}
+	if err := os.RemoveAll(root); err != nil {
+		return fmt.Errorf("wipe job dir: %w", err)
+	}
+	for _, d := range []string{h.dirs.Work, h.dirs.Ckpt, h.dirs.Tmp, h.dirs.State} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("make job dir: %w", err)
+		}
+	}
+	return nil
+}
+
+// env is what the policy's expressions see this hop.
+func (h *hopRun) env() policies.Env {
+	el := h.start.Sub(time.UnixMilli(h.req.Started))
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	l := h.req.Last
+	return policies.Env{
+		Hop: h.req.Hop, Attempt: h.req.Attempt, Elapsed: el, Remaining: h.p.Chain.MaxDuration - el,
+		Timeout: h.p.Job.Timeout, Params: h.params,
+		Last: policies.LastHop{CheckpointTime: ms(l.CheckpointMS), WorkTime: ms(l.WorkMS), UploadTime: ms(l.UploadMS),
+			DownloadTime: ms(l.DownloadMS), RestoreTime: ms(l.RestoreMS), Bytes: l.ImageBytes},
+	}
+}
+
+// spec is the job as it runs this hop.
+func (h *hopRun) spec() (JobSpec, error) {
+	argv, err := h.p.Argv(h.env())
+	if err != nil {
+		return JobSpec{}, err
+	}
+	env := map[string]string{}
+	maps.Copy(env, h.act.Env)
+	maps.Copy(env, h.p.Job.Env)
+	merged := maps.Clone(h.p.Params)
+	if merged == nil {
+		merged = map[string]any{}
+	}
+	maps.Copy(merged, h.params)
+	// The parameters go in a file: an environment variable is limited to
+	// 128 KB and parameters may reach 1 MB.
+	pj, _ := json.Marshal(merged)
+	pf := filepath.Join(h.dirs.Tmp, "params.json")
+	if err := os.WriteFile(pf, append(pj, '\n'), 0o644); err != nil {
+		return JobSpec{}, fmt.Errorf("write the parameters: %w", err)
+	}
+	env["WSKX_PARAMS_FILE"] = pf
+	env["WSKX_JOB"] = h.req.Job
+	env["WSKX_HOP"] = strconv.Itoa(h.req.Hop)
+	env["WSKX_ATTEMPT"] = strconv.Itoa(h.req.Attempt)
+	return JobSpec{Argv: argv, Env: env, Stdout: h.stdout, Stderr: h.stderr}, nil
+}
+
+// start restores the newest whole generation and starts the job from it,
+// or starts it fresh when there is none.
+func (h *hopRun) launch(ctx context.Context) (Process, map[string]any) {
+	spec, err := h.spec()
+	if err != nil {
+		return nil, h.failed(fmt.Sprintf("prepare the job: %v", err), false)
+	}
+	gens, err := h.store.Generations(ctx, h.req.Job)
+	if err != nil {
+		return nil, h.failed(fmt.Sprintf("list checkpoints: %v", err), true)
+	}
+	restore := len(gens) > 0
+	if restore {
+		h.newest = gens[len(gens)-1]
+		t0 := time.Now()
+		gen, err := h.store.Restore(ctx, h.req.Job, 0, h.dirs.Root, h.engine.Name())
+		h.rep.Metrics.DownloadMS = time.Since(t0).Milliseconds()
+		if err != nil {
+			return nil, h.failed(fmt.Sprintf("restore generation %d: %v", h.newest, err), true)
+		}
+		if gen != h.newest {
+			h.log.Warn("newest generation unusable; restored an older one", "newest", h.newest, "restored", gen)
+		}
+		h.rep.Generation = gen
+	} else if h.req.Generation > 0 {
+		return nil, h.failed(fmt.Sprintf("generation %d is not in the checkpoint storage", h.req.Generation), false)
+	}
+	t0 := time.Now()
+	proc, err := h.engine.Start(ctx, spec, h.dirs, restore)
+	if restore {
+		h.rep.Metrics.RestoreMS = time.Since(t0).Milliseconds()
+	}
+	if err != nil {
+		what := "start the job"
+		if restore {
+			what = fmt.Sprintf("restart the job from generation %d", h.rep.Generation)
+		}
+		return nil, h.failed(fmt.Sprintf("%s: %v", what, err), true)
+	}
+	h.log.Info("job started", "restore", restore, "generation", h.rep.Generation, "engine", h.engine.Name())
+	return proc, nil
+}
+
+// stop kills the job and its helpers and waits briefly for its streams,
+// so that nothing it printed lands after the activation's sentinel.
+func (h *hopRun) stop(proc Process) {
+	proc.Kill()
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-proc.Done():
+	case <-t.C:
+		h.log.Warn("the job did not report its end after being killed")
+	}
+}
+
+// answer finishes the report and builds the result around it.
+func (h *hopRun) answer(out map[string]any) map[string]any {
+	h.rep.Metrics.End = h.s.cfg.Now().UnixMilli()
+	if out == nil {
+		out = map[string]any{}
+	}
+	out[hop.StepKey] = h.rep
+	if h.next != "" {
+		out["$wskx_next"] = h.next
+	}
+	return out
+}
+
+// failed reports a failed hop. An invocation of the step on its own (no
+// request) has no conductor to read a report, so there the failure is an
+// application error carrying the report inside its error field.
+func (h *hopRun) failed(cause string, retryable bool) map[string]any {
+	h.rep.Status = hop.Failed
+	h.rep.Cause = cause
+	h.rep.Retryable = retryable
+	if h.log != nil {
+		h.log.Warn("hop failed", "cause", cause, "retryable", retryable)
+	}
+	if h.oneShot {
+		r := h.answer(nil)
+		return map[string]any{"error": map[string]any{"message": cause, hop.StepKey: r[hop.StepKey]}}
+	}
+	return h.answer(nil)
+}
+
+// done reports the job's final result, read back when replayed.
+func (h *hopRun) done(result []byte, replayed bool) map[string]any {
+	var out map[string]any
+	if err := json.Unmarshal(result, &out); err != nil || out == nil {
+		return h.failed(fmt.Sprintf("the stored result is not a JSON object: %v", err), false)
+	}
+	h.rep.Status = hop.Done
+	h.rep.Replayed = replayed
+	return h.answer(out)
+}

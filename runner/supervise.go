@@ -1,0 +1,255 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"time"
+
+	"github.com/wskx/wskx/hop"
+)
+
+// supervise waits for the job's exit, taking interval checkpoints and the
+// deadline checkpoint as the policy says.
+func (h *hopRun) supervise(ctx context.Context, proc Process) map[string]any {
+	var deadlineC, stopC <-chan time.Time
+	if h.p.Checkpoint.Deadline != nil {
+		margin, err := h.p.Margin(h.env())
+		if err != nil {
+			return h.failed(err.Error(), false)
+		}
+		at := h.deadline.Add(-margin)
+		if at.After(h.answerBy) {
+			at = h.answerBy
+		}
+		t := time.NewTimer(time.Until(at))
+		defer t.Stop()
+		deadlineC = t.C
+	} else {
+		// Nothing ends the hop but the job: stop it just before the
+		// platform would, so that the hop can still say what happened.
+		t := time.NewTimer(time.Until(h.answerBy))
+		defer t.Stop()
+		stopC = t.C
+	}
+	var intervalC <-chan time.Time
+	if iv := h.p.Checkpoint.Interval; iv != nil && iv.Period > 0 {
+		tk := time.NewTicker(iv.Period)
+		defer tk.Stop()
+		intervalC = tk.C
+	}
+	saved := 0 // generations saved by this hop
+	for {
+		select {
+		case <-proc.Done():
+			return h.exited(ctx, proc)
+
+		case <-intervalC:
+			gen, err := h.checkpoint(ctx, proc, false)
+			switch {
+			case errors.Is(err, ErrExited):
+				return h.exited(ctx, proc)
+			case err != nil:
+				// The job may still be fine; the next interval or the
+				// deadline checkpoint tries again.
+				h.log.Warn("interval checkpoint failed", "err", err)
+			default:
+				saved++
+				h.log.Info("interval checkpoint saved", "generation", gen)
+			}
+
+		case <-deadlineC:
+			gen, err := h.checkpoint(ctx, proc, true)
+			switch {
+			case errors.Is(err, ErrExited):
+				return h.exited(ctx, proc)
+			case err != nil:
+				return h.failed(fmt.Sprintf("deadline checkpoint: %v", err), true)
+			}
+			h.rep.Status = hop.Checkpointed
+			h.rep.Generation = gen
+			if h.selfInvoke() {
+				if err := h.invokeNext(ctx); err != nil {
+					return h.failed(fmt.Sprintf("invoke the next hop: %v", err), false)
+				}
+			}
+			return h.answer(nil)
+
+		case <-stopC:
+			proc.Kill()
+			h.rep.Metrics.WorkMS = time.Since(proc.Started()).Milliseconds()
+			if saved > 0 {
+				// Interval checkpoints only: the hop ends at the newest one.
+				h.rep.Status = hop.Checkpointed
+				h.rep.Generation = h.newest
+				return h.answer(nil)
+			}
+			if h.engine.Name() == "none" {
+				return h.failed(fmt.Sprintf("the job did not finish within the action's time limit (%s), and engine none cannot checkpoint it", h.p.Job.Timeout), false)
+			}
+			return h.failed(fmt.Sprintf("the job did not finish within the action's time limit (%s) and no checkpoint was made", h.p.Job.Timeout), true)
+
+		case <-ctx.Done():
+			return h.failed(fmt.Sprintf("the activation ended before the job: %v", context.Cause(ctx)), true)
+		}
+	}
+}
+
+// checkpoint takes one checkpoint and saves it as the next generation.
+// It returns ErrExited when the job's exit won the race: the image is
+// then dropped, never saved (except in the self-invoke baseline, which
+// reproduces the original design's race).
+func (h *hopRun) checkpoint(ctx context.Context, proc Process, stop bool) (int, error) {
+	m := &h.rep.Metrics
+	if stop {
+		m.WorkMS = time.Since(proc.Started()).Milliseconds()
+	}
+	t0 := time.Now()
+	img, err := proc.Checkpoint(ctx, stop)
+	m.CheckpointMS += time.Since(t0).Milliseconds()
+	if errors.Is(err, ErrExited) {
+		h.log.Info("the job exited during a checkpoint; its exit wins", "stop", stop)
+		if stop && h.selfInvoke() {
+			// The original design decided "checkpointed" and "finished"
+			// separately, so a job that ended during the checkpoint was
+			// both returned and carried on from whatever the checkpoint
+			// left behind. The baseline does the same.
+			if len(img.Files) == 0 {
+				img = leftovers(h.dirs)
+			}
+		}
+		if stop && h.selfInvoke() && len(img.Files) > 0 {
+			if gen, serr := h.save(ctx, img, stop); serr == nil {
+				h.rep.Generation = gen
+				if ierr := h.invokeNext(ctx); ierr != nil {
+					h.log.Warn("invoke the next hop", "err", ierr)
+				}
+			}
+		}
+		return 0, ErrExited
+	}
+	if err != nil {
+		return 0, err
+	}
+	return h.save(ctx, img, stop)
+}
+
+// save uploads an image as generation newest+1 and prunes old ones.
+func (h *hopRun) save(ctx context.Context, img Image, stop bool) (int, error) {
+	m := &h.rep.Metrics
+	gen := h.newest + 1
+	meta := SaveMeta{Engine: h.engine.Name(), EngineVersion: h.version, Hop: h.req.Hop, Attempt: h.req.Attempt,
+		Activation: h.act.ID, Final: stop}
+	t0 := time.Now()
+	err := h.store.Save(ctx, h.req.Job, gen, h.dirs.Root, img.Files, meta)
+	m.UploadMS += time.Since(t0).Milliseconds()
+	if err != nil {
+		return 0, fmt.Errorf("save generation %d: %w", gen, err)
+	}
+	h.newest = gen
+	// The newest whole generation is what a retry restores, whatever
+	// becomes of this hop.
+	h.rep.Generation = gen
+	m.ImageBytes = img.Bytes
+	m.Checkpoints++
+	if keep := h.p.Storage.Keep; keep > 0 {
+		if err := h.store.Prune(ctx, h.req.Job, keep); err != nil {
+			h.log.Warn("prune old generations", "err", err)
+		}
+	}
+	return gen, nil
+}
+
+// exited reports the job's own end.
+func (h *hopRun) exited(ctx context.Context, proc Process) map[string]any {
+	ex := proc.Exit()
+	h.rep.Metrics.WorkMS = time.Since(proc.Started()).Milliseconds()
+	if ex.Code != 0 || ex.Signal != "" {
+		h.rep.ExitCode = ex.Code
+		h.rep.StderrTail = h.stderr.lastText(stderrTailKeep)
+		if ex.Signal != "" {
+			return h.failed(fmt.Sprintf("the job was killed by signal %s", ex.Signal), true)
+		}
+		return h.failed(fmt.Sprintf("the job exited with status %d", ex.Code), false)
+	}
+	out, raw, err := jobResult(h.stdout.bytes(), h.dirs.Work, h.p.Job.Result)
+	if err != nil {
+		h.rep.StderrTail = h.stderr.lastText(stderrTailKeep)
+		return h.failed(err.Error(), false)
+	}
+	if h.selfInvoke() {
+		// The baseline returns whatever its job produced, duplicates included.
+		h.rep.Status = hop.Done
+		return h.answer(maps.Clone(out))
+	}
+	stored, won, err := h.store.CommitResult(ctx, h.req.Job, raw)
+	if err != nil {
+		return h.failed(fmt.Sprintf("commit the result: %v", err), true)
+	}
+	if !won {
+		h.log.Info("another activation committed the job's result first; returning it")
+	}
+	return h.done(stored, !won)
+}
+
+// invokeNext starts the next hop of the self-invoke baseline through the
+// REST API, as the original design did.
+func (h *hopRun) invokeNext(ctx context.Context) error {
+	if h.s.cfg.NewInvoker == nil {
+		return errors.New("no API client is configured")
+	}
+	if h.act.APIKey == "" || h.act.APIHost == "" {
+		return errors.New("the activation has no API host or key (the action needs the provide-api-key annotation)")
+	}
+	inv, err := h.s.cfg.NewInvoker(h.act.APIHost, h.act.APIKey)
+	if err != nil {
+		return err
+	}
+	req := h.req
+	req.Hop++
+	req.Attempt = 1
+	req.BackoffMS = 0
+	req.Generation = h.rep.Generation
+	req.Last = h.rep.Metrics
+	params := maps.Clone(h.params)
+	params[hop.StepKey] = req
+	id, err := inv.InvokeAsync(ctx, h.act.ActionName, params)
+	if err != nil {
+		return err
+	}
+	h.next = id
+	return nil
+}
+
+// leftovers lists the files a checkpoint interrupted by the job's exit
+// left in the shipped folders (the self-invoke baseline ships them).
+func leftovers(d Dirs) Image {
+	var img Image
+	ckpt := false
+	for _, dir := range []string{d.Ckpt, d.State, d.Work} {
+		_ = filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return nil
+			}
+			info, err := e.Info()
+			if err != nil {
+				return nil
+			}
+			rel, err := filepath.Rel(d.Root, path)
+			if err != nil {
+				return nil
+			}
+			ckpt = ckpt || dir != d.Work
+			img.Files = append(img.Files, rel)
+			img.Bytes += info.Size()
+			return nil
+		})
+	}
+	if !ckpt {
+		return Image{}
+	}
+	return img
+}
