@@ -31,7 +31,7 @@ test: lint workloads ## run every test (installs and starts the blob servers)
 	$(GO) test -count=1 -timeout 45m ./...
 
 run: build workloads ## the main job: a long job through a checkpoint chain on the built-in platform
-	$(BIN) compose examples/compositions/deadline.yaml
+	$(BIN) run examples/compositions/deadline.yaml
 
 experiment: build workloads ## run the default trilemma experiment and regenerate docs/trilemma.md
 	$(BIN) experiment examples/experiments/default.yaml --out docs/results
