@@ -21,6 +21,7 @@ type Hop struct {
 	Status     string      `json:"status"` // checkpointed, done, failed, or the platform's status
 	Engine     string      `json:"engine,omitempty"`
 	Generation int         `json:"generation,omitempty"`
+	Restored   int         `json:"restored,omitempty"`
 	Cause      string      `json:"cause,omitempty"`
 	Start      int64       `json:"start"`
 	End        int64       `json:"end"`
@@ -117,7 +118,7 @@ func HopOf(r whisk.Activation) Hop {
 	var rep hop.Report
 	if raw, ok := res[hop.StepKey]; ok && json.Unmarshal(raw, &rep) == nil {
 		h.Status, h.Engine, h.Generation, h.Cause, h.Metrics = string(rep.Status), rep.Engine, rep.Generation, rep.Cause, rep.Metrics
-		h.Hop, h.Attempt = rep.Hop, rep.Attempt
+		h.Hop, h.Attempt, h.Restored = rep.Hop, rep.Attempt, rep.Restored
 	} else if raw, ok := res["error"]; ok {
 		var msg string
 		if json.Unmarshal(raw, &msg) != nil {

@@ -88,7 +88,6 @@ func (s *Store) restoreOne(ctx context.Context, m Manifest, root, wantEngine str
 			return fmt.Errorf("%s: %w", rel, err)
 		}
 	}
-	// Move deepest paths first is unnecessary: files only, parents created.
 	files := append([]File(nil), m.Files...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	for _, f := range files {
@@ -140,7 +139,7 @@ func (s *Store) getFile(ctx context.Context, m Manifest, f File, dst string) err
 	}
 	h := sha256.New()
 	// Read one byte past the recorded size so an overlong object is caught.
-	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(src, f.Size+1))
+	n, err := io.CopyBuffer(io.MultiWriter(out, h), io.LimitReader(src, f.Size+1), make([]byte, copyBuf))
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

@@ -76,8 +76,9 @@ type Manifest struct {
 	// KeyID identifies the encryption key (an HMAC, not the key).
 	KeyID string `json:"key_id,omitempty"`
 	// Data is the folder, relative to the generation, holding the files.
-	Data  string `json:"data"`
-	Bytes int64  `json:"bytes"`
+	Data string `json:"data"`
+	// Bytes is the total stored, after compression and encryption.
+	Bytes int64 `json:"bytes"`
 }
 
 // JobInfo summarises one job's stored state for garbage collection.
@@ -245,7 +246,8 @@ func (s *Store) putFile(ctx context.Context, m Manifest, root, rel string) (File
 		closers = append(closers, enc)
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(sink, h), src)
+	// Large copies cut the hand-offs through the upload pipe.
+	n, err := io.CopyBuffer(io.MultiWriter(sink, h), src, make([]byte, copyBuf))
 	for _, c := range closers {
 		if err != nil {
 			break
@@ -262,6 +264,9 @@ func (s *Store) putFile(ctx context.Context, m Manifest, root, rel string) (File
 	}
 	return File{Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Stored: cw.n, Mode: uint32(st.Mode().Perm())}, nil
 }
+
+// copyBuf is the copy granularity between file, codecs and bucket.
+const copyBuf = 1 << 20
 
 type countWriter struct {
 	w io.Writer

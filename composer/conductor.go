@@ -289,14 +289,23 @@ func elapsed(st carried, now time.Time) time.Duration {
 
 func env(p *policies.Policy, st carried, now time.Time) policies.Env {
 	el := elapsed(st, now)
-	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 	return policies.Env{
 		Hop: st.Hop, Attempt: st.Attempt, Elapsed: el, Remaining: p.Chain.MaxDuration - el,
 		Timeout: p.Job.Timeout, Params: st.Params,
-		Last: policies.LastHop{
-			CheckpointTime: ms(st.Last.CheckpointMS), WorkTime: ms(st.Last.WorkMS), UploadTime: ms(st.Last.UploadMS),
-			DownloadTime: ms(st.Last.DownloadMS), RestoreTime: ms(st.Last.RestoreMS), Bytes: st.Last.ImageBytes,
-		},
+		Last: LastHop(st.Last),
+	}
+}
+
+// LastHop turns a hop's measurements into what policy expressions see as
+// last. Upload and checkpoint times are per checkpoint: a hop with
+// interval checkpoints sums several, and a margin of three times that sum
+// would leave no time to work.
+func LastHop(m hop.Metrics) policies.LastHop {
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	n := int64(max(m.Checkpoints, 1))
+	return policies.LastHop{
+		CheckpointTime: ms(m.CheckpointMS / n), WorkTime: ms(m.WorkMS), UploadTime: ms(m.UploadMS / n),
+		DownloadTime: ms(m.DownloadMS), RestoreTime: ms(m.RestoreMS), Bytes: m.ImageBytes,
 	}
 }
 

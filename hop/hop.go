@@ -48,7 +48,8 @@ type Report struct {
 	Attempt    int     `json:"attempt"`
 	Status     Status  `json:"status"`
 	Engine     string  `json:"engine"`
-	Generation int     `json:"generation,omitempty"` // generation this hop wrote (Checkpointed) or restored from
+	Generation int     `json:"generation,omitempty"` // newest generation this hop wrote, else the one it restored
+	Restored   int     `json:"restored,omitempty"`   // generation this hop restored the job from, 0 for a fresh start
 	Retryable  bool    `json:"retryable,omitempty"`
 	Cause      string  `json:"cause,omitempty"`
 	ExitCode   int     `json:"exit_code,omitempty"`

@@ -26,15 +26,20 @@ func OpenStore(ctx context.Context, st policies.Storage) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &bucketStore{s: checkpoint.NewStore(b, st.Prefix, opts), b: b}, nil
+	hb := &hookBucket{Bucket: b}
+	return &bucketStore{s: checkpoint.NewStore(hb, st.Prefix, opts), b: b, hooks: hb}, nil
 }
 
 // bucketStore is the step's view of a checkpoint.Store: generations by
 // number, the rest passed through.
 type bucketStore struct {
-	s *checkpoint.Store
-	b *storage.Bucket
+	s     *checkpoint.Store
+	b     *storage.Bucket
+	hooks *hookBucket
 }
+
+// BeforeManifest sets the upload fault's hook.
+func (c *bucketStore) BeforeManifest(hook func()) { c.hooks.hook = hook }
 
 func (c *bucketStore) Generations(ctx context.Context, job string) ([]int, error) {
 	ms, err := c.s.Generations(ctx, job)

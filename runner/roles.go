@@ -21,6 +21,8 @@ type Deps struct {
 	NewInvoker     func(apiHost, apiKey string) (composer.Invoker, error)
 	Stdout, Stderr io.Writer
 	Logger         *slog.Logger
+	// Faults is WSKX_FAULT (see fault.go); empty in production.
+	Faults string
 }
 
 // NewRoleFactory returns the RoleFactory of the wskx runtime: the /init
@@ -49,7 +51,7 @@ func NewRoleFactory(d Deps) RoleFactory {
 				return nil, fmt.Errorf("init: %w", err)
 			}
 			s, err := NewStep(StepConfig{Policy: p, Conductor: c.Conductor, Engine: d.Engine, OpenStore: d.OpenStore,
-				NewInvoker: d.NewInvoker, Stdout: d.Stdout, Stderr: d.Stderr, Logger: d.Logger})
+				NewInvoker: d.NewInvoker, Stdout: d.Stdout, Stderr: d.Stderr, Logger: d.Logger, Faults: d.Faults})
 			if err != nil {
 				return nil, fmt.Errorf("init: %w", err)
 			}

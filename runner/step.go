@@ -49,11 +49,15 @@ type StepConfig struct {
 	Logger         *slog.Logger
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+	// Faults is WSKX_FAULT: crash points for recovery tests (fault.go).
+	Faults string
 }
 
 // Step is the step role: it runs one hop of a job per activation.
 type Step struct {
 	cfg StepConfig
+
+	faults faults
 
 	mu      sync.Mutex
 	engines map[string]Engine // resolved once per container: DMTCP's lookup and version cost a few execs
@@ -88,7 +92,11 @@ func NewStep(cfg StepConfig) (*Step, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Step{cfg: cfg}, nil
+	f, err := parseFaults(cfg.Faults)
+	if err != nil {
+		return nil, fmt.Errorf("new step: %w", err)
+	}
+	return &Step{cfg: cfg, faults: f}, nil
 }
 
 // hopRun is one activation of the step.
@@ -111,7 +119,8 @@ type hopRun struct {
 	stdout   *tail
 	stderr   *tail
 	log      *slog.Logger
-	next     string // self-invoke: the next hop's activation id
+	next     string  // self-invoke: the next hop's activation id
+	proc     Process // the running job, for the crash faults
 }
 
 // Run runs one hop. Hop failures are answered as results carrying a
@@ -224,6 +233,7 @@ func (h *hopRun) run(ctx context.Context) map[string]any {
 	if out != nil {
 		return out
 	}
+	h.proc = proc
 	defer h.stop(proc)
 	return h.supervise(ctx, proc)
 }
@@ -246,8 +256,23 @@ func (h *hopRun) claim(ctx context.Context) map[string]any {
 	cause := fmt.Sprintf("hop %d attempt %d is being run by activation %s", h.req.Hop, h.req.Attempt, id)
 	if !until.IsZero() {
 		cause += " until " + until.UTC().Format(time.RFC3339Nano)
+		// A holder is dead once its deadline has passed. Waiting for that
+		// costs billed time, but the other way out is to fail a job that
+		// was resumed after a crash; wait when that leaves time to work.
+		free := until.Add(claimGrace)
+		if wait := time.Until(free); wait < time.Until(h.answerBy)/2 {
+			h.log.Warn("waiting for a hop's holder to pass its deadline", "holder", id, "wait", wait)
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return nil
+			case <-ctx.Done():
+			}
+		}
 	}
-	return h.failed(cause, false)
+	// Retryable: the conductor's backoff lets the holder finish or die.
+	return h.failed(cause, true)
 }
 
 // makeDirs wipes and creates the job's fixed paths.
@@ -269,13 +294,9 @@ func (h *hopRun) makeDirs() error {
 // env is what the policy's expressions see this hop.
 func (h *hopRun) env() policies.Env {
 	el := h.start.Sub(time.UnixMilli(h.req.Started))
-	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
-	l := h.req.Last
 	return policies.Env{
 		Hop: h.req.Hop, Attempt: h.req.Attempt, Elapsed: el, Remaining: h.p.Chain.MaxDuration - el,
-		Timeout: h.p.Job.Timeout, Params: h.params,
-		Last: policies.LastHop{CheckpointTime: ms(l.CheckpointMS), WorkTime: ms(l.WorkMS), UploadTime: ms(l.UploadMS),
-			DownloadTime: ms(l.DownloadMS), RestoreTime: ms(l.RestoreMS), Bytes: l.ImageBytes},
+		Timeout: h.p.Job.Timeout, Params: h.params, Last: composer.LastHop(h.req.Last),
 	}
 }
 
@@ -331,6 +352,7 @@ func (h *hopRun) launch(ctx context.Context) (Process, map[string]any) {
 			h.log.Warn("newest generation unusable; restored an older one", "newest", h.newest, "restored", gen)
 		}
 		h.rep.Generation = gen
+		h.rep.Restored = gen
 	} else if h.req.Generation > 0 {
 		return nil, h.failed(fmt.Sprintf("generation %d is not in the checkpoint storage", h.req.Generation), false)
 	}

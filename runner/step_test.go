@@ -276,8 +276,9 @@ func TestStepExitDuringCheckpoint(t *testing.T) {
 	}
 }
 
-// TestStepClaim: a hop held by a live activation is refused; one held by
-// an activation past its deadline is taken over.
+// TestStepClaim: a hop held by a live activation is refused (retryably);
+// one held by an activation past its deadline is taken over, and one whose
+// holder dies soon is waited for.
 func TestStepClaim(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -286,6 +287,8 @@ func TestStepClaim(t *testing.T) {
 	}{
 		{"live holder refused", time.Now().Add(time.Hour), false},
 		{"dead holder taken over", time.Now().Add(-time.Minute), true},
+		// The runner allows a holder 2 s (claimGrace) past its deadline.
+		{"holder about to die waited for", time.Now().Add(500*time.Millisecond - 2*time.Second), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,7 +306,7 @@ func TestStepClaim(t *testing.T) {
 				}
 				return
 			}
-			if rep.Status != hop.Failed || rep.Retryable || !strings.Contains(rep.Cause, "aholder") {
+			if rep.Status != hop.Failed || !rep.Retryable || !strings.Contains(rep.Cause, "aholder") {
 				t.Errorf("got %+v, want a refusal naming the holder", rep)
 			}
 			if _, ok, _ := s.store.Result(context.Background(), "jclaim"); ok {

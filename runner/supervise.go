@@ -28,6 +28,9 @@ func (h *hopRun) supervise(ctx context.Context, proc Process) map[string]any {
 		t := time.NewTimer(time.Until(at))
 		defer t.Stop()
 		deadlineC = t.C
+		if h.fault(FaultWork) && h.p.Checkpoint.Interval == nil {
+			defer h.crashAfter(time.Until(at)/2, FaultWork, proc)()
+		}
 	} else {
 		// Nothing ends the hop but the job: stop it just before the
 		// platform would, so that the hop can still say what happened.
@@ -59,6 +62,11 @@ func (h *hopRun) supervise(ctx context.Context, proc Process) map[string]any {
 			default:
 				saved++
 				h.log.Info("interval checkpoint saved", "generation", gen)
+				if saved == 1 && h.fault(FaultWork) {
+					// Mid-work with something to lose: after this hop's
+					// first checkpoint, halfway to the next.
+					defer h.crashAfter(h.p.Checkpoint.Interval.Period/2, FaultWork, proc)()
+				}
 			}
 
 		case <-deadlineC:
@@ -108,6 +116,10 @@ func (h *hopRun) checkpoint(ctx context.Context, proc Process, stop bool) (int, 
 		m.WorkMS = time.Since(proc.Started()).Milliseconds()
 	}
 	t0 := time.Now()
+	if h.fault(FaultCheckpoint) {
+		// Crash while the engine is writing the image.
+		defer h.crashAfter(time.Millisecond, FaultCheckpoint, proc)()
+	}
 	img, err := proc.Checkpoint(ctx, stop)
 	m.CheckpointMS += time.Since(t0).Milliseconds()
 	if errors.Is(err, ErrExited) {
@@ -144,6 +156,9 @@ func (h *hopRun) save(ctx context.Context, img Image, stop bool) (int, error) {
 	meta := SaveMeta{Engine: h.engine.Name(), EngineVersion: h.version, Hop: h.req.Hop, Attempt: h.req.Attempt,
 		Activation: h.act.ID, Final: stop}
 	t0 := time.Now()
+	if bm, ok := h.store.(beforeManifest); ok && h.fault(FaultUpload) {
+		bm.BeforeManifest(func() { h.crash(FaultUpload, h.proc) })
+	}
 	err := h.store.Save(ctx, h.req.Job, gen, h.dirs.Root, img.Files, meta)
 	m.UploadMS += time.Since(t0).Milliseconds()
 	if err != nil {

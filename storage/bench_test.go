@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,8 +137,16 @@ func watchHeap(b *testing.B) func() uint64 {
 	return peak.Load
 }
 
+// rawURL gives the raw copy the same file options the store uses.
+func rawURL(u string) string {
+	if strings.HasPrefix(u, "file://") {
+		return u + "?metadata=skip"
+	}
+	return u
+}
+
 func rawUpload(b *testing.B, ctx context.Context, u, key, path string) {
-	bk, err := blob.OpenBucket(ctx, u)
+	bk, err := blob.OpenBucket(ctx, rawURL(u))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -153,7 +162,7 @@ func rawUpload(b *testing.B, ctx context.Context, u, key, path string) {
 }
 
 func rawDownload(b *testing.B, ctx context.Context, u, key, path string) {
-	bk, err := blob.OpenBucket(ctx, u)
+	bk, err := blob.OpenBucket(ctx, rawURL(u))
 	if err != nil {
 		b.Fatal(err)
 	}

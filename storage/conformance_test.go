@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,6 +167,16 @@ func roundTrip(t *testing.T, b *storage.Bucket, size int64, lg *slog.Logger, not
 	writeRandom(t, src, "ckpt/ckpt_a.dmtcp", size, 1)
 	writeRandom(t, src, "work/state.txt", 1234, 2)
 	st := checkpoint.NewStore(b, uniquePrefix(t), checkpoint.Options{Logger: lg})
+	runtime.GC()
+	peak := heapPeak()
+	defer func() {
+		// Streaming: the heap must stay well below the image size.
+		p := peak()
+		t.Logf("peak heap during a %d MiB round trip: %d MiB", size>>20, p>>20)
+		if size >= 256<<20 && p > uint64(size)*3/4 {
+			t.Errorf("peak heap %d MiB for a %d MiB image: not streaming", p>>20, size>>20)
+		}
+	}()
 	m, err := st.Save(ctx, "job", 1, src, []string{"ckpt/ckpt_a.dmtcp", "work/state.txt"}, checkpoint.Meta{Hop: 1, Engine: "dmtcp"})
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +196,33 @@ func roundTrip(t *testing.T, b *storage.Bucket, size int64, lg *slog.Logger, not
 	sameFile(t, filepath.Join(src, "work/state.txt"), filepath.Join(dst, "work/state.txt"))
 	if err := st.RemoveAll(ctx, "job"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// heapPeak samples the heap until the returned function is called.
+func heapPeak() func() uint64 {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-stopped
+		return peak.Load()
 	}
 }
 

@@ -52,6 +52,7 @@ Example:
 						},
 						OpenStore: runner.OpenStore,
 						Stdout:    env.stdout, Stderr: env.stderr, Logger: logger,
+						Faults: env.getenv(runner.FaultEnv),
 					}),
 					Stdout: env.stdout, Stderr: env.stderr, Getenv: env.getenv, Logger: logger,
 				})

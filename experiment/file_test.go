@@ -1,0 +1,67 @@
+package experiment
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFile(t *testing.T) {
+	f, err := LoadFile("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Repetitions != 2 || f.Platform.Timeout != 10*time.Second || f.Platform.Memory != 256 {
+		t.Errorf("settings = %d %v %d", f.Repetitions, f.Platform.Timeout, f.Platform.Memory)
+	}
+	abs, _ := filepath.Abs("testdata/policies/count.yaml")
+	want := []PolicyRef{{Name: "deadline", File: abs},
+		{Name: "coop", File: abs, Engine: "cooperative", Margin: "3s", Interval: 2 * time.Second}}
+	if !reflect.DeepEqual(f.Policies, want) {
+		t.Errorf("policies = %+v, want %+v", f.Policies, want)
+	}
+	if !reflect.DeepEqual(f.Baselines, []string{"single", "self-invoke"}) {
+		t.Errorf("baselines = %v", f.Baselines)
+	}
+	w := f.Workloads[0]
+	if !reflect.DeepEqual(w.Policies, []string{"deadline", "coop"}) {
+		t.Errorf("workload policies = %v", w.Policies)
+	}
+	cases := w.Cases()
+	if len(cases) != 6 {
+		t.Fatalf("%d cases, want 6: %v", len(cases), cases)
+	}
+	// Arguments sorted by name (n before pause_ms), first slowest; a swept
+	// value wins over extra.
+	first := Case{"n": 30, "pause_ms": 100, "tag": "x"}
+	last := Case{"n": 70, "pause_ms": 200, "tag": "x"}
+	if !reflect.DeepEqual(cases[0], first) || !reflect.DeepEqual(cases[5], last) {
+		t.Errorf("cases = %v", cases)
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"unknown-field.yaml", `unknown-field.yaml:6:13: workloads.count.colour: unknown field "colour"`},
+		{"wrong-type.yaml", "wrong-type.yaml:1:14: repetitions: expected a positive integer"},
+		{"empty-sweep.yaml", "empty-sweep.yaml:6:10: workloads.count.args.n: empty sweep"},
+		{"unknown-baseline.yaml", `unknown-baseline.yaml:3:21: baselines[1]: unknown baseline "twice"`},
+		{"missing-policy.yaml", "missing-policy.yaml:3:11: policies.deadline.file: policy file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := LoadFile(filepath.Join("testdata/bad", tt.file))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,144 @@
+package experiment
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/wskx/wskx/hop"
+	"github.com/wskx/wskx/whisk"
+)
+
+func TestOverlap(t *testing.T) {
+	tests := []struct {
+		name string
+		iv   []Interval
+		want int64
+	}{
+		{"none", nil, 0},
+		{"single", []Interval{{0, 100}}, 0},
+		{"disjoint", []Interval{{0, 10}, {20, 30}}, 0},
+		{"chained (touching)", []Interval{{0, 10}, {10, 20}, {20, 30}}, 0},
+		{"partial", []Interval{{0, 10}, {5, 20}}, 5},
+		{"nested", []Interval{{0, 100}, {10, 20}}, 10},
+		{"identical", []Interval{{0, 50}, {0, 50}}, 50},
+		{"three deep counts once", []Interval{{0, 30}, {10, 40}, {15, 20}}, 20},
+		{"unsorted", []Interval{{50, 60}, {0, 10}, {55, 70}, {5, 8}}, 8},
+		{"empty interval ignored", []Interval{{5, 5}, {0, 10}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Overlap(tt.iv); got != tt.want {
+				t.Errorf("Overlap(%v) = %d, want %d", tt.iv, got, tt.want)
+			}
+		})
+	}
+}
+
+// rec builds an activation record of the named action.
+func rec(t *testing.T, name string, start, end int64, memMB int, result any, success bool) whisk.Activation {
+	t.Helper()
+	b, err := json.Marshal(result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := whisk.KeyValues{{Key: "path", Value: "guest/" + name}, {Key: "kind", Value: "blackbox"}}
+	if memMB > 0 {
+		// As decoded from the API: a JSON object.
+		ann = ann.Set("limits", map[string]any{"timeout": 10000.0, "memory": float64(memMB)})
+	}
+	return whisk.Activation{Name: name, Start: start, End: end, Duration: end - start, Annotations: ann,
+		Response: whisk.Response{Success: success, Result: b}}
+}
+
+func primary(start, end, dur int64) whisk.Activation {
+	return whisk.Activation{Name: "job", Start: start, End: end, Duration: dur,
+		Annotations: whisk.KeyValues{{Key: "kind", Value: "sequence"}, {Key: "conductor", Value: true},
+			{Key: "limits", Value: whisk.Limits{Memory: 256}}}}
+}
+
+func step(status hop.Status, m hop.Metrics) map[string]any {
+	return map[string]any{"n": 1, hop.StepKey: hop.Report{Job: "j", Status: status, Metrics: m}}
+}
+
+func TestMeasure(t *testing.T) {
+	cond := map[string]any{"action": "/guest/step"}
+	tests := []struct {
+		name string
+		job  func(t *testing.T) Job
+		want Metrics
+	}{
+		{
+			name: "conductor chain, primary not billed",
+			job: func(t *testing.T) Job {
+				return Job{Conductor: "cond", Records: []whisk.Activation{
+					primary(0, 1000, 950),
+					rec(t, "cond", 0, 50, 256, cond, true),
+					rec(t, "step", 50, 450, 512, step(hop.Checkpointed, hop.Metrics{WorkMS: 300, CheckpointMS: 40, ImageBytes: 1000, Checkpoints: 1}), true),
+					rec(t, "cond", 450, 500, 256, cond, true),
+					rec(t, "step", 500, 950, 512, step(hop.Done, hop.Metrics{WorkMS: 350, RestoreMS: 30}), true),
+					rec(t, "cond", 950, 1000, 256, map[string]any{"n": 1}, true),
+				}}
+			},
+			want: Metrics{Activations: 6, Billed: 5, BilledMS: 1000, ConductorMS: 150, StepMS: 850,
+				Hops: 2, Finals: 1, WorkMS: 650, Checkpoints: 1, CheckpointMS: 40, CheckpointB: 1000, RestoreMS: 30,
+				GBs: 0.15*0.25 + 0.85*0.5},
+		},
+		{
+			name: "self-invoke overlap, duplicate result, waiting",
+			job: func(t *testing.T) Job {
+				return Job{WaitingMS: 70, Records: []whisk.Activation{
+					rec(t, "step", 0, 1000, 1024, step(hop.Checkpointed, hop.Metrics{WorkMS: 900, Checkpoints: 1}), true),
+					rec(t, "step", 900, 2000, 1024, step(hop.Done, hop.Metrics{WorkMS: 1000}), true),
+					rec(t, "step", 950, 2100, 1024, step(hop.Done, hop.Metrics{WorkMS: 1000}), true),
+				}}
+			},
+			want: Metrics{Activations: 3, Billed: 3, BilledMS: 3250, StepMS: 3250, Hops: 3, Finals: 2, Duplicates: 1,
+				WorkMS: 2900, Checkpoints: 1, DoubleBilledMS: 1100 /* 900..2000 */, WaitingMS: 70, GBs: 3.25},
+		},
+		{
+			name: "lost work: failed without checkpoint, killed without report",
+			job: func(t *testing.T) Job {
+				return Job{Records: []whisk.Activation{
+					rec(t, "step", 0, 100, 0, map[string]any{"error": map[string]any{"message": "boom",
+						hop.StepKey: hop.Report{Status: hop.Failed, Metrics: hop.Metrics{WorkMS: 80}}}}, false),
+					rec(t, "step", 100, 300, 0, map[string]any{"error": "The action exceeded its time limits of 200 milliseconds."}, false),
+					rec(t, "step", 300, 400, 0, step(hop.Failed, hop.Metrics{WorkMS: 90, Checkpoints: 2}), false),
+				}}
+			},
+			want: Metrics{Activations: 3, Billed: 3, BilledMS: 400, StepMS: 400, Hops: 3, WorkMS: 170, Checkpoints: 2, WorkLostMS: 280},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Measure(tt.job(t))
+			if math.Abs(got.GBs-tt.want.GBs) > 1e-9 {
+				t.Errorf("GBs = %v, want %v", got.GBs, tt.want.GBs)
+			}
+			got.GBs, tt.want.GBs = 0, 0
+			if got != tt.want {
+				t.Errorf("Measure =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMemoryMB(t *testing.T) {
+	tests := []struct {
+		name string
+		ann  whisk.KeyValues
+		want int
+	}{
+		{"absent", nil, 0},
+		{"decoded", whisk.KeyValues{{Key: "limits", Value: map[string]any{"memory": 512.0}}}, 512},
+		{"struct", whisk.KeyValues{{Key: "limits", Value: whisk.Limits{Memory: 128}}}, 128},
+		{"garbage", whisk.KeyValues{{Key: "limits", Value: "x"}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MemoryMB(whisk.Activation{Annotations: tt.ann}); got != tt.want {
+				t.Errorf("MemoryMB = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
