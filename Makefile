@@ -11,7 +11,7 @@ ifeq ($(origin WSKX_DMTCP_HOME), undefined)
   endif
 endif
 
-.PHONY: help build workloads test lint run experiment bench clean
+.PHONY: help build workloads blobservers test lint run experiment bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,8 +27,13 @@ lint: ## gofmt and go vet
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint workloads ## run every test (installs and starts the blob servers)
-	$(GO) test -count=1 -timeout 45m ./...
+blobservers: ## install Azurite, versitygw and fake-gcs-server (pinned) into ~/.cache/wskx
+	bash scripts/blobservers.sh install
+
+test: lint workloads blobservers ## run every test; the storage tests start the blob servers on loopback
+	# One package at a time: the chain tests time checkpoints against short
+	# action limits, and the storage tests move 300 MB objects.
+	$(GO) test -p 1 -count=1 -timeout 45m ./...
 
 run: build workloads ## the main job: a long job through a checkpoint chain on the built-in platform
 	$(BIN) run examples/compositions/deadline.yaml

@@ -65,3 +65,28 @@ func TestLoadFileErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRuns(t *testing.T) {
+	f, err := LoadFile("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := f.Runs()
+	// 6 cases × 2 repetitions × (2 policies + 2 baselines).
+	if len(runs) != 48 {
+		t.Fatalf("%d runs, want 48", len(runs))
+	}
+	var order []string
+	for _, r := range runs[:4] {
+		order = append(order, r.Policy)
+	}
+	if !reflect.DeepEqual(order, []string{"deadline", "coop", "single", "self-invoke"}) {
+		t.Errorf("order %v", order)
+	}
+	if b := runs[2]; b.Baseline != BaselineSingle || b.Ref.Name != "deadline" || b.Platform.Timeout != 10*time.Second {
+		t.Errorf("baseline run %+v: want the workload's first policy and the platform settings", b)
+	}
+	if runs[4].Repetition != 2 || !reflect.DeepEqual(runs[4].Args, runs[0].Args) {
+		t.Errorf("run 4 = %+v, want the second repetition of the first case", runs[4])
+	}
+}

@@ -1,0 +1,66 @@
+package experiment
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// Markers around a generated region of a document; the text between them
+// is replaced, everything else is left byte for byte.
+const (
+	beginMarker = "<!-- BEGIN GENERATED: %s -->"
+	endMarker   = "<!-- END GENERATED: %s -->"
+)
+
+// Regions renders the generated regions of docs/trilemma.md from results:
+// "summary" (the per-policy table) and "verdicts".
+func Regions(results []Result) map[string]string {
+	sums := Summarize(results)
+	var t strings.Builder
+	t.WriteString("| policy | runs | failed | engine | mean time (s) | mean hops | billed (s) | conductor (s) | double-billed (s) | duplicates | lost work (s) |\n")
+	t.WriteString("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, s := range sums {
+		fmt.Fprintf(&t, "| %s | %d | %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.1f |\n", s.Policy, s.Runs, s.Failed, s.Engine,
+			s.MeanElapsedMS/1000, s.MeanHops, float64(s.BilledMS)/1000, float64(s.ConductorMS)/1000,
+			float64(s.DoubleBilledMS)/1000, s.Duplicates, float64(s.WorkLostMS)/1000)
+	}
+	var v strings.Builder
+	v.WriteString("| policy | double billing | black box | substitution |\n| --- | --- | --- | --- |\n")
+	for _, s := range sums {
+		vs := Verdicts(s)
+		fmt.Fprintf(&v, "| %s |", s.Policy)
+		for _, x := range vs {
+			fmt.Fprintf(&v, " %s: %s |", mark(x), x.Evidence)
+		}
+		v.WriteString("\n")
+	}
+	return map[string]string{"summary": t.String(), "verdicts": v.String()}
+}
+
+// Regenerate replaces the body of every generated region of doc named in
+// regions; regions the document lacks are ignored and the rest of the
+// document is kept as it is. A begin marker without its end is an error.
+func Regenerate(doc []byte, regions map[string]string) ([]byte, error) {
+	out := doc
+	for name, body := range regions {
+		begin := []byte(fmt.Sprintf(beginMarker, name))
+		end := []byte(fmt.Sprintf(endMarker, name))
+		i := bytes.Index(out, begin)
+		if i < 0 {
+			continue
+		}
+		bodyStart := i + len(begin)
+		j := bytes.Index(out[bodyStart:], end)
+		if j < 0 {
+			return nil, fmt.Errorf("regenerate: %s has no end marker", name)
+		}
+		var b bytes.Buffer
+		b.Write(out[:bodyStart])
+		b.WriteString("\n")
+		b.WriteString(body)
+		b.Write(out[bodyStart+j:])
+		out = b.Bytes()
+	}
+	return out, nil
+}

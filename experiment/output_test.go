@@ -1,0 +1,117 @@
+package experiment
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func sampleResults() []Result {
+	args := Case{"n": 30}
+	return []Result{
+		{Run: Run{Workload: "count", Policy: "deadline", Args: args, Repetition: 1}, Engine: "dmtcp", Success: true,
+			Output: json.RawMessage(`{"count":30}`), ElapsedMS: 20000, Metrics: Metrics{Hops: 3, BilledMS: 21000, ConductorMS: 300}},
+		{Run: Run{Workload: "count", Policy: "coop", Args: args, Repetition: 1}, Engine: "cooperative", Success: true,
+			Output: json.RawMessage(`{"count":30}`), ElapsedMS: 20000, Metrics: Metrics{Hops: 3, BilledMS: 21000}},
+		{Run: Run{Workload: "count", Policy: "single", Baseline: "single", Args: args, Repetition: 1}, Engine: "none", Success: true,
+			Output: json.RawMessage(`{"count": 30}`), ElapsedMS: 18000, Metrics: Metrics{Hops: 1, BilledMS: 18000}},
+		{Run: Run{Workload: "count", Policy: "self-invoke", Baseline: "self-invoke", Args: args, Repetition: 1}, Engine: "dmtcp", Success: true,
+			Output: json.RawMessage(`{"count":30}`), ElapsedMS: 25000, Metrics: Metrics{Hops: 4, BilledMS: 26000, DoubleBilledMS: 120, Finals: 2, Duplicates: 1}},
+	}
+}
+
+func TestVerdicts(t *testing.T) {
+	want := map[string][]string{
+		"deadline":    {"kept", "kept", "kept"},
+		"coop":        {"kept", "violated", "kept"},
+		"single":      {"kept", "kept", "kept"},
+		"self-invoke": {"violated", "kept", "violated"},
+	}
+	for _, s := range Summarize(sampleResults()) {
+		var got []string
+		for _, v := range Verdicts(s) {
+			got = append(got, mark(v))
+		}
+		if !reflect.DeepEqual(got, want[s.Policy]) {
+			t.Errorf("%s: verdicts %v, want %v", s.Policy, got, want[s.Policy])
+		}
+	}
+}
+
+func TestWriteResults(t *testing.T) {
+	dir := t.TempDir()
+	in := sampleResults()
+	if err := WriteResults(dir, in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadResults(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(in) || got[3].Metrics != in[3].Metrics || got[0].Policy != "deadline" {
+		t.Errorf("read back %+v", got)
+	}
+	csv, err := os.ReadFile(filepath.Join(dir, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(string(csv), "\n"); lines != len(in)+1 {
+		t.Errorf("csv has %d lines, want %d", lines, len(in)+1)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+func TestRegenerateKeepsProse(t *testing.T) {
+	doc, err := os.ReadFile("testdata/doc.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Regenerate(doc, Regions(sampleResults()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "| self-invoke | violated: 120 ms billed twice") {
+		t.Errorf("verdicts not rendered:\n%s", out)
+	}
+	// Everything outside the regions is unchanged, byte for byte.
+	if prose(t, out) != prose(t, doc) {
+		t.Errorf("prose changed:\n%q\nwas\n%q", prose(t, out), prose(t, doc))
+	}
+	again, err := Regenerate(out, Regions(sampleResults()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(out) {
+		t.Error("regenerating twice is not stable")
+	}
+	if _, err := Regenerate([]byte("<!-- BEGIN GENERATED: summary -->\nx"), Regions(nil)); err == nil {
+		t.Error("no error for a missing end marker")
+	}
+}
+
+// prose is the document with the bodies of generated regions cut out.
+func prose(t *testing.T, doc []byte) string {
+	t.Helper()
+	var b strings.Builder
+	s := string(doc)
+	for {
+		i := strings.Index(s, "<!-- BEGIN GENERATED:")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.Index(s[i:], "-->")
+		b.WriteString(s[:i+j+3])
+		k := strings.Index(s[i:], "<!-- END GENERATED:")
+		if k < 0 {
+			t.Fatal("unbalanced markers")
+		}
+		s = s[i+k:]
+	}
+}
