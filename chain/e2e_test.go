@@ -110,9 +110,6 @@ func loadPolicy(t *testing.T, file, engine, dir string) *policies.Policy {
 	p.Job.Engine = engine
 	p.Job.Timeout = 4 * time.Second
 	p.Job.Dir = filepath.Join(dir, "jobs")
-	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	p.Storage.URL = "file://" + filepath.Join(dir, "store")
 	if p.Checkpoint.Deadline != nil {
 		// Adaptive, as the docs advise: a loaded machine slows checkpoints.

@@ -104,6 +104,11 @@ func Open(ctx context.Context, rawURL string) (*Bucket, error) {
 		// writes by default cost a third of the upload CPU.
 		q.Set("metadata", "skip")
 	}
+	if u.Scheme == "file" && !q.Has("create_dir") {
+		// A file bucket is a folder that the first hop of the first job
+		// finds missing (file:///tmp/wskx/store by default).
+		q.Set("create_dir", "true")
+	}
 	u.RawQuery = q.Encode()
 	base, err := blob.OpenBucket(ctx, u.String())
 	if err != nil {

@@ -2,6 +2,8 @@ package storage_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,3 +73,17 @@ func TestPrefixParameter(t *testing.T) {
 }
 
 func checkpointWO() checkpoint.WriteOptions { return checkpoint.WriteOptions{} }
+
+// A file bucket's folder is made on first use: the default storage URL
+// names one that does not exist yet.
+func TestOpenCreatesFileFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	b, err := storage.Open(context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Errorf("folder not made: %v", err)
+	}
+}

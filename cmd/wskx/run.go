@@ -88,9 +88,6 @@ Example:
 					if dir, err = filepath.Abs(dir); err != nil {
 						return fmt.Errorf("run: %w", err)
 					}
-					if err := os.MkdirAll(filepath.Join(dir, "store"), 0o755); err != nil {
-						return fmt.Errorf("run: %w", err)
-					}
 					p.Storage.URL = "file://" + filepath.Join(dir, "store")
 					p.Job.Dir = filepath.Join(dir, "jobs")
 					logger := slog.New(slog.DiscardHandler)
