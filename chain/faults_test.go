@@ -12,6 +12,7 @@ import (
 	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/local"
+	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/runner"
 	"github.com/wskx/wskx/whisk"
 )
@@ -200,4 +201,42 @@ func TestChainSurvivesPlatformRestart(t *testing.T) {
 	if len(again.Hops) != 1 || again.Hops[0].Metrics.WorkMS != 0 {
 		t.Errorf("a replay did work: %+v", again.Hops)
 	}
+}
+
+// TestChainContinuesPastLengthLimit runs a job that needs more hops than
+// the platform lets one composition have: the conductor hands it to a new
+// invocation, and the watch follows both as one job.
+func TestChainContinuesPastLengthLimit(t *testing.T) {
+	engine := policies.EngineCooperative
+	dir := t.TempDir()
+	lp, err := local.Start(context.Background(), local.Options{
+		DataDir: filepath.Join(dir, "platform"), Runtime: wskxBin, LengthLimit: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lp.Close()
+	api, err := lp.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{dir: dir, lp: lp, api: api}
+	p := loadPolicy(t, "deadline.yaml", engine, dir)
+	p.Chain.LengthLimit = 2
+	params := map[string]any{"n": 30, "pause_ms": 200}
+	want := straight(t, p, params)
+	out, comp := runChain(t, e, p, params)
+	if !out.Success {
+		t.Fatalf("chain failed: %s", out.Result)
+	}
+	if got := jobResult(t, out.Result); !reflect.DeepEqual(got, want) {
+		t.Errorf("result %v, want %v", got, want)
+	}
+	if len(out.Invocations) < 2 || out.Summary.Invocations != len(out.Invocations) {
+		t.Errorf("want the job carried over at least two invocations, got %v (summary says %d)", out.Invocations, out.Summary.Invocations)
+	}
+	if out.Summary.Hops < 3 {
+		t.Errorf("summary %+v: want at least three hops", out.Summary)
+	}
+	checkRecords(t, e.api, comp, out)
 }

@@ -3,6 +3,7 @@ package experiment
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -18,11 +19,11 @@ const (
 func Regions(results []Result) map[string]string {
 	sums := Summarize(results)
 	var t strings.Builder
-	t.WriteString("| policy | runs | failed | engine | mean time (s) | mean hops | billed (s) | conductor (s) | double-billed (s) | duplicates | lost work (s) |\n")
+	t.WriteString("| policy | runs | failed | engine | mean time (s) | mean hops | billed (s) | conductor (ms) | double-billed (s) | duplicates | lost work (s) |\n")
 	t.WriteString("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range sums {
-		fmt.Fprintf(&t, "| %s | %d | %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.1f |\n", s.Policy, s.Runs, s.Failed, s.Engine,
-			s.MeanElapsedMS/1000, s.MeanHops, float64(s.BilledMS)/1000, float64(s.ConductorMS)/1000,
+		fmt.Fprintf(&t, "| %s | %d | %d | %s | %.1f | %.1f | %.1f | %d | %.1f | %d | %.1f |\n", s.Policy, s.Runs, s.Failed, s.Engine,
+			s.MeanElapsedMS/1000, s.MeanHops, float64(s.BilledMS)/1000, s.ConductorMS,
 			float64(s.DoubleBilledMS)/1000, s.Duplicates, float64(s.WorkLostMS)/1000)
 	}
 	var v strings.Builder
@@ -63,4 +64,20 @@ func Regenerate(doc []byte, regions map[string]string) ([]byte, error) {
 		out = b.Bytes()
 	}
 	return out, nil
+}
+
+// PlotLinks renders the "plots" region: one image link per SVG file,
+// relative to docDir (the folder of the document), in the order given.
+func PlotLinks(docDir string, files []string) (string, error) {
+	var b strings.Builder
+	for _, f := range files {
+		rel, err := filepath.Rel(docDir, f)
+		if err != nil {
+			return "", fmt.Errorf("plot links: %w", err)
+		}
+		rel = filepath.ToSlash(rel)
+		name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+		fmt.Fprintf(&b, "![%s](%s)\n\n", name, rel)
+	}
+	return b.String(), nil
 }

@@ -217,10 +217,10 @@ func mark(v Verdict) string {
 func WriteSummary(w io.Writer, results []Result) error {
 	sums := Summarize(results)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\truns\tfailed\tengine\tmean s\tmean hops\tbilled s\tconductor s\tdouble-billed s\tduplicates\tlost work s\t")
+	fmt.Fprintln(tw, "policy\truns\tfailed\tengine\tmean s\tmean hops\tbilled s\tconductor ms\tdouble-billed s\tduplicates\tlost work s\t")
 	for _, s := range sums {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%.1f\t\n", s.Policy, s.Runs, s.Failed, s.Engine,
-			s.MeanElapsedMS/1000, s.MeanHops, float64(s.BilledMS)/1000, float64(s.ConductorMS)/1000,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.1f\t%.1f\t%.1f\t%d\t%.1f\t%d\t%.1f\t\n", s.Policy, s.Runs, s.Failed, s.Engine,
+			s.MeanElapsedMS/1000, s.MeanHops, float64(s.BilledMS)/1000, s.ConductorMS,
 			float64(s.DoubleBilledMS)/1000, s.Duplicates, float64(s.WorkLostMS)/1000)
 	}
 	if err := tw.Flush(); err != nil {

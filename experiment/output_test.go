@@ -115,3 +115,22 @@ func prose(t *testing.T, doc []byte) string {
 		s = s[i+k:]
 	}
 }
+
+func TestPlotLinks(t *testing.T) {
+	got, err := PlotLinks("docs", []string{"docs/img/count-time.svg", "docs/img/billed.svg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "![count-time](img/count-time.svg)\n\n![billed](img/billed.svg)\n\n"
+	if got != want {
+		t.Errorf("PlotLinks = %q, want %q", got, want)
+	}
+	doc := []byte("intro\n<!-- BEGIN GENERATED: plots -->\n<!-- END GENERATED: plots -->\noutro\n")
+	out, err := Regenerate(doc, map[string]string{"plots": got})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prose(t, out) != prose(t, doc) || !strings.Contains(string(out), "(img/billed.svg)") {
+		t.Errorf("plots region not regenerated cleanly:\n%s", out)
+	}
+}

@@ -94,7 +94,21 @@ Example:
 					if err != nil {
 						return fmt.Errorf("experiment: %w", err)
 					}
-					next, err := experiment.Regenerate(doc, experiment.Regions(results))
+					// The document links copies of the plots beside it, so
+					// that it renders without the results folder.
+					docDir := filepath.Dir(*docs)
+					if err := os.MkdirAll(filepath.Join(docDir, "img"), 0o755); err != nil {
+						return fmt.Errorf("experiment: %w", err)
+					}
+					imgs, err := experiment.WritePlots(filepath.Join(docDir, "img"), results)
+					if err != nil {
+						return err
+					}
+					regions := experiment.Regions(results)
+					if regions["plots"], err = experiment.PlotLinks(docDir, imgs); err != nil {
+						return err
+					}
+					next, err := experiment.Regenerate(doc, regions)
 					if err != nil {
 						return err
 					}
