@@ -16,6 +16,7 @@ import (
 	"github.com/wskx/wskx/chain"
 	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
+	"github.com/wskx/wskx/internal/blobtest"
 	"github.com/wskx/wskx/local"
 	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/whisk"
@@ -44,7 +45,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build workloads:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	// The storage chains need the blob servers; blobtest starts them for
+	// this run (or finds them configured) and stops them afterwards.
+	code := blobtest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
