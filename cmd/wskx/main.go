@@ -27,6 +27,7 @@ func commands() []*command {
 		newDeployCommand(),
 		newInvokeCommand(),
 		newResumeCommand(),
+		newGCCommand(),
 		newStandaloneCommand(),
 		newProxyCommand(),
 		newSkeletonCommand(),
