@@ -39,7 +39,10 @@ run: build workloads ## the main job: a long job through a checkpoint chain on t
 	$(BIN) run examples/compositions/deadline.yaml
 
 experiment: build workloads ## run the default trilemma experiment and regenerate docs/trilemma.md
-	$(BIN) experiment examples/experiments/default.yaml --out docs/results
+	rm -rf out/experiment
+	$(BIN) experiment examples/experiments/default.yaml --out out/experiment --docs docs/trilemma.md
+	mkdir -p docs/results
+	cp out/experiment/results.csv out/experiment/results.json docs/results/
 
 bench: workloads ## print the benchmarks' figures
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...

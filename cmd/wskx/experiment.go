@@ -112,7 +112,7 @@ Example:
 					if err != nil {
 						return err
 					}
-					if err := os.WriteFile(*docs, next, 0o644); err != nil {
+					if err := writeFileAtomic(*docs, next); err != nil {
 						return fmt.Errorf("experiment: %w", err)
 					}
 				}

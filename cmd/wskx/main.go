@@ -28,6 +28,7 @@ func commands() []*command {
 		newInvokeCommand(),
 		newResumeCommand(),
 		newGCCommand(),
+		newExperimentCommand(),
 		newStandaloneCommand(),
 		newProxyCommand(),
 		newSkeletonCommand(),
