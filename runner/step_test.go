@@ -84,10 +84,19 @@ func (s stepSetup) container(t *testing.T) *container {
 	t.Helper()
 	c := newContainer(t, runner.Deps{
 		Engine:    func(ctx context.Context, name string) (runner.Engine, error) { return s.engine, nil },
-		OpenStore: s.store.opener(),
+		OpenStore: s.opener(),
 	}, nil)
 	c.initStep(t, s.policy(t))
 	return c
+}
+
+// opener is the real file storage of the policy, or the in-memory store
+// when the test inspects or breaks it.
+func (s stepSetup) opener() func(context.Context, policies.Storage) (runner.Store, error) {
+	if s.store == nil {
+		return runner.OpenStore
+	}
+	return s.store.opener()
 }
 
 // runHop sends one /run for req with a deadline timeout from now.
@@ -185,7 +194,7 @@ func TestStepWorkloadChain(t *testing.T) {
 			if eng.Name() == "dmtcp" {
 				timeout, margin, n, sum = 3*time.Second, "1500ms", 60, 1830.0
 			}
-			s := stepSetup{engine: eng, store: newMemStore(), timeout: timeout, margin: margin,
+			s := stepSetup{engine: eng, store: nil, timeout: timeout, margin: margin,
 				deadline: true, program: filepath.Join(workloads, "count"), args: []string{"${params.n}", "50"}}
 			c := s.container(t)
 			req := hop.Request{Job: "jcount", Hop: 1, Attempt: 1, Started: time.Now().UnixMilli()}
