@@ -84,12 +84,23 @@ type env struct {
 
 func startPlatform(t *testing.T, dir string) *env {
 	t.Helper()
-	extra := map[string]string{}
+	return startPlatformWith(t, dir, nil, 0)
+}
+
+// startPlatformWith starts a platform whose containers get extra in their
+// environment (DMTCP's home is added when found), with a composition
+// length limit (0: OpenWhisk's 50).
+func startPlatformWith(t *testing.T, dir string, extra map[string]string, lengthLimit int) *env {
+	t.Helper()
+	envs := map[string]string{}
+	for k, v := range extra {
+		envs[k] = v
+	}
 	if h, ok := dmtcpHome(); ok {
-		extra["WSKX_DMTCP_HOME"] = h
+		envs["WSKX_DMTCP_HOME"] = h
 	}
 	lp, err := local.Start(context.Background(), local.Options{
-		DataDir: filepath.Join(dir, "platform"), Runtime: wskxBin, Env: extra,
+		DataDir: filepath.Join(dir, "platform"), Runtime: wskxBin, Env: envs, LengthLimit: lengthLimit,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -232,13 +243,17 @@ func checkRecords(t *testing.T, api *whisk.Client, comp chain.Composition, out *
 }
 
 func TestChainExamples(t *testing.T) {
+	// Each case is about 6-7 s of work on these machines, so that the
+	// 4 s time limit (2.5 s of work a hop) needs three hops or more;
+	// factorisation's fixed 5.5 s gets a 3.5 s limit for the same reason.
 	cases := []struct {
-		file   string
-		params map[string]any
+		file    string
+		params  map[string]any
+		timeout time.Duration
 	}{
-		{"deadline.yaml", map[string]any{"n": 30, "pause_ms": 200}},
-		{"interval.yaml", nil},
-		{"cooperative.yaml", nil},
+		{"deadline.yaml", map[string]any{"n": 34, "pause_ms": 200}, 0},
+		{"interval.yaml", nil, 3500 * time.Millisecond},
+		{"cooperative.yaml", map[string]any{"size": 2400}, 0},
 	}
 	for _, engine := range engines(t) {
 		for _, c := range cases {
@@ -247,6 +262,13 @@ func TestChainExamples(t *testing.T) {
 				e := startPlatform(t, dir)
 				defer e.lp.Close()
 				p := loadPolicy(t, c.file, engine, dir)
+				if c.timeout != 0 {
+					p.Job.Timeout = c.timeout
+					var err error
+					if p, err = policies.Parse(p.Document(), c.file); err != nil {
+						t.Fatal(err)
+					}
+				}
 				want := straight(t, p, c.params)
 				out, comp := runChain(t, e, p, c.params)
 				if !out.Success {

@@ -3,7 +3,6 @@ package chain_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -11,32 +10,10 @@ import (
 	"github.com/wskx/wskx/chain"
 	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
-	"github.com/wskx/wskx/local"
 	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/runner"
 	"github.com/wskx/wskx/whisk"
 )
-
-// startFaultyPlatform starts a platform whose step containers crash at the
-// given fault point (runner.FaultEnv).
-func startFaultyPlatform(t *testing.T, dir, fault string) *env {
-	t.Helper()
-	extra := map[string]string{runner.FaultEnv: fault}
-	if h, ok := dmtcpHome(); ok {
-		extra["WSKX_DMTCP_HOME"] = h
-	}
-	lp, err := local.Start(context.Background(), local.Options{
-		DataDir: filepath.Join(dir, "platform"), Runtime: wskxBin, Env: extra,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := lp.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{dir: dir, lp: lp, api: api}
-}
 
 // TestChainSurvivesCrashes crashes the container of hop 2 mid-work,
 // mid-checkpoint and mid-upload. Each job must still end with the right
@@ -47,7 +24,7 @@ func TestChainSurvivesCrashes(t *testing.T) {
 		for _, point := range []string{runner.FaultWork, runner.FaultCheckpoint, runner.FaultUpload} {
 			t.Run(engine+"/"+point, func(t *testing.T) {
 				dir := t.TempDir()
-				e := startFaultyPlatform(t, dir, point+"@2")
+				e := startPlatformWith(t, dir, map[string]string{runner.FaultEnv: point + "@2"}, 0)
 				defer e.lp.Close()
 				p := loadPolicy(t, "interval.yaml", engine, dir)
 				want := straight(t, p, nil)
@@ -209,18 +186,8 @@ func TestChainSurvivesPlatformRestart(t *testing.T) {
 func TestChainContinuesPastLengthLimit(t *testing.T) {
 	engine := policies.EngineCooperative
 	dir := t.TempDir()
-	lp, err := local.Start(context.Background(), local.Options{
-		DataDir: filepath.Join(dir, "platform"), Runtime: wskxBin, LengthLimit: 2,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lp.Close()
-	api, err := lp.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{dir: dir, lp: lp, api: api}
+	e := startPlatformWith(t, dir, nil, 2)
+	defer e.lp.Close()
 	p := loadPolicy(t, "deadline.yaml", engine, dir)
 	p.Chain.LengthLimit = 2
 	params := map[string]any{"n": 30, "pause_ms": 200}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/wskx/wskx/internal/blobtest"
-	"github.com/wskx/wskx/local"
 	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/storage"
 )
@@ -50,21 +48,14 @@ func TestChainOnCloudStorage(t *testing.T) {
 					extra[k] = v
 				}
 			}
-			lp, err := local.Start(ctx, local.Options{DataDir: filepath.Join(dir, "platform"), Runtime: wskxBin, Env: extra})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer lp.Close()
-			api, err := lp.Client()
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := startPlatformWith(t, dir, extra, 0)
+			defer e.lp.Close()
 			p := loadPolicy(t, "deadline.yaml", policies.EngineCooperative, dir)
 			p.Storage.URL = be.URL
 			p.Storage.Prefix = fmt.Sprintf("chain-%d/", time.Now().UnixNano())
 			params := map[string]any{"n": 30, "pause_ms": 200}
 			want := straight(t, p, params)
-			out, comp := runChain(t, &env{dir: dir, lp: lp, api: api}, p, params)
+			out, comp := runChain(t, e, p, params)
 			if !out.Success {
 				t.Fatalf("chain failed: %s", out.Result)
 			}
@@ -74,7 +65,7 @@ func TestChainOnCloudStorage(t *testing.T) {
 			if out.Summary.Hops < 3 || out.Summary.Totals.UploadMS == 0 {
 				t.Errorf("summary %+v: want three hops or more, with uploads", out.Summary)
 			}
-			checkRecords(t, api, comp, out)
+			checkRecords(t, e.api, comp, out)
 		})
 	}
 }
