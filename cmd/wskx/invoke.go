@@ -31,28 +31,47 @@ The exit status is 1 when the job ended with an error.
 Example:
   wskx invoke count-deadline -p n 40 --watch`,
 		flags: func(fs *pflag.FlagSet) func(context.Context, *cliEnv, []string) error {
-			var conn whisk.ConfigFlags
-			conn.Register(fs)
-			var params paramFlags
-			params.register(fs)
-			var view viewFlags
-			view.register(fs)
+			var f invocationFlags
+			f.register(fs)
 			return func(ctx context.Context, env *cliEnv, args []string) error {
 				if len(args) != 1 {
 					return usagef("expected the conductor's name")
 				}
-				values, err := params.values()
+				client, values, err := f.resolve(env)
 				if err != nil {
 					return err
 				}
-				client, err := newClient(&conn, env)
-				if err != nil {
-					return err
-				}
-				return invokeAndWatch(ctx, env, client, args[0], values, view)
+				return invokeAndWatch(ctx, env, client, args[0], values, f.view)
 			}
 		},
 	}
+}
+
+// invocationFlags are what every command that invokes a conductor takes:
+// where OpenWhisk is, the parameters, and how to show the outcome.
+type invocationFlags struct {
+	conn   whisk.ConfigFlags
+	params paramFlags
+	view   viewFlags
+}
+
+func (f *invocationFlags) register(fs *pflag.FlagSet) {
+	f.conn.Register(fs)
+	f.params.register(fs)
+	f.view.register(fs)
+}
+
+// resolve makes the client and reads the parameters.
+func (f *invocationFlags) resolve(env *cliEnv) (*whisk.Client, map[string]any, error) {
+	values, err := f.params.values()
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := newClient(&f.conn, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, values, nil
 }
 
 // viewFlags say how an invocation is shown.

@@ -26,26 +26,18 @@ parameters again with -p when the job has no checkpoint yet.
 Example:
   wskx resume count-deadline 6f1c3c0e-8a53-4ad4-9d0f-1b2f7f0f6a7e --watch`,
 		flags: func(fs *pflag.FlagSet) func(context.Context, *cliEnv, []string) error {
-			var conn whisk.ConfigFlags
-			conn.Register(fs)
-			var params paramFlags
-			params.register(fs)
-			var view viewFlags
-			view.register(fs)
+			var f invocationFlags
+			f.register(fs)
 			return func(ctx context.Context, env *cliEnv, args []string) error {
 				if len(args) != 2 {
 					return usagef("expected the conductor's name and the job's key")
 				}
-				values, err := params.values()
-				if err != nil {
-					return err
-				}
-				client, err := newClient(&conn, env)
+				client, values, err := f.resolve(env)
 				if err != nil {
 					return err
 				}
 				values[hop.StateKey] = hop.State{Key: args[1], Params: copyParams(values)}
-				if err := invokeAndWatch(ctx, env, client, args[0], values, view); err != nil {
+				if err := invokeAndWatch(ctx, env, client, args[0], values, f.view); err != nil {
 					return fmt.Errorf("resume %s: %w", args[1], err)
 				}
 				return nil
