@@ -17,6 +17,7 @@ import (
 	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/internal/blobtest"
+	"github.com/wskx/wskx/internal/testbin"
 	"github.com/wskx/wskx/local"
 	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/whisk"
@@ -27,28 +28,16 @@ import (
 var wskxBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wskx-chain-test-")
+	bin, cleanup, err := testbin.Build(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	wskxBin = filepath.Join(dir, "wskx")
-	build := exec.Command("go", "build", "-o", wskxBin, "../cmd/wskx")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build wskx:", err)
-		os.Exit(1)
-	}
-	work := exec.Command("make", "-s", "-C", "../examples/workloads")
-	work.Stderr = os.Stderr
-	if err := work.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build workloads:", err)
-		os.Exit(1)
-	}
+	wskxBin = bin
 	// The storage chains need the blob servers; blobtest starts them for
 	// this run (or finds them configured) and stops them afterwards.
 	code := blobtest.Main(m)
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wskx/wskx/internal/testbin"
 	"github.com/wskx/wskx/local"
 )
 
@@ -18,26 +18,14 @@ import (
 var wskxBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wskx-experiment-test-")
+	bin, cleanup, err := testbin.Build(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	wskxBin = filepath.Join(dir, "wskx")
-	build := exec.Command("go", "build", "-o", wskxBin, "../cmd/wskx")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build wskx:", err)
-		os.Exit(1)
-	}
-	work := exec.Command("make", "-s", "-C", "../examples/workloads")
-	work.Stderr = os.Stderr
-	if err := work.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build workloads:", err)
-		os.Exit(1)
-	}
+	wskxBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

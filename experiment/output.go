@@ -237,12 +237,17 @@ func WriteSummary(w io.Writer, results []Result) error {
 
 // sortedPolicies lists the policies in results, sorted.
 func sortedPolicies(results []Result) []string {
+	return distinct(results, func(r Result) string { return r.Policy })
+}
+
+// distinct lists the different values of key over results, sorted.
+func distinct(results []Result, key func(Result) string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, r := range results {
-		if !seen[r.Policy] {
-			seen[r.Policy] = true
-			out = append(out, r.Policy)
+		if k := key(r); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
 		}
 	}
 	sort.Strings(out)

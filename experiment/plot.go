@@ -121,16 +121,7 @@ func WritePlots(dir string, results []Result) ([]string, error) {
 
 // workloads lists the workloads in results, sorted.
 func workloads(results []Result) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, r := range results {
-		if !seen[r.Workload] {
-			seen[r.Workload] = true
-			out = append(out, r.Workload)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return distinct(results, func(r Result) string { return r.Workload })
 }
 
 // sweptArg is the first argument (by name) that takes more than one
