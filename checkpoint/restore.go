@@ -2,8 +2,6 @@ package checkpoint
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +53,9 @@ func (s *Store) restoreOne(ctx context.Context, m Manifest, root, wantEngine str
 	case "", "zstd":
 	default:
 		return fmt.Errorf("unknown compression %q", m.Compression)
+	}
+	if _, err := newChecksum(m.Checksum); err != nil {
+		return err
 	}
 	switch m.Encryption {
 	case "":
@@ -137,9 +138,9 @@ func (s *Store) getFile(ctx context.Context, m Manifest, f File, dst string) err
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
 	// Read one byte past the recorded size so an overlong object is caught.
-	n, err := io.CopyBuffer(io.MultiWriter(out, h), io.LimitReader(src, f.Size+1), make([]byte, copyBuf))
+	newHash, _ := newChecksum(m.Checksum)
+	n, got, err := copyHashed(out, io.LimitReader(src, f.Size+1), newHash)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -149,8 +150,12 @@ func (s *Store) getFile(ctx context.Context, m Manifest, f File, dst string) err
 	if n != f.Size {
 		return fmt.Errorf("size %d, manifest says %d", n, f.Size)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
-		return fmt.Errorf("sha256 mismatch: got %s, manifest says %s", got, f.SHA256)
+	name, want := "sha256", f.SHA256
+	if m.Checksum == ChecksumCRC32C {
+		name, want = ChecksumCRC32C, f.CRC32C
+	}
+	if got != want {
+		return fmt.Errorf("%s mismatch: got %s, manifest says %s", name, got, want)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,8 @@ import (
 type Options struct {
 	// Compression is "" (none) or "zstd".
 	Compression string
+	// Checksum is ChecksumSHA256 (also "") or ChecksumCRC32C.
+	Checksum string
 	// EncryptionKey is a 32-byte AES-256-GCM key; nil stores plain bytes.
 	EncryptionKey []byte
 	// Keep is how many whole generations Prune keeps when asked for 0 (default 2).
@@ -60,7 +61,8 @@ type Meta struct {
 type File struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256,omitempty"`
+	CRC32C string `json:"crc32c,omitempty"`
 	Stored int64  `json:"stored"`
 	Mode   uint32 `json:"mode,omitempty"`
 }
@@ -72,7 +74,9 @@ type Manifest struct {
 	Meta
 	Files       []File `json:"files"`
 	Compression string `json:"compression,omitempty"`
-	Encryption  string `json:"encryption,omitempty"`
+	// Checksum names the per-file checksum; "" in older manifests is sha256.
+	Checksum   string `json:"checksum,omitempty"`
+	Encryption string `json:"encryption,omitempty"`
 	// KeyID identifies the encryption key (an HMAC, not the key).
 	KeyID string `json:"key_id,omitempty"`
 	// Data is the folder, relative to the generation, holding the files.
@@ -160,7 +164,13 @@ func (s *Store) Save(ctx context.Context, job string, gen int, root string, file
 	if meta.Created.IsZero() {
 		meta.Created = time.Now().UTC()
 	}
-	m := Manifest{Job: job, Generation: gen, Meta: meta, Compression: s.opts.Compression, Data: randomID()}
+	if _, err := newChecksum(s.opts.Checksum); err != nil {
+		return Manifest{}, fmt.Errorf("save: %w", err)
+	}
+	m := Manifest{Job: job, Generation: gen, Meta: meta, Compression: s.opts.Compression, Checksum: s.opts.Checksum, Data: randomID()}
+	if m.Checksum == "" {
+		m.Checksum = ChecksumSHA256
+	}
 	if s.opts.EncryptionKey != nil {
 		if _, err := newAEAD(s.opts.EncryptionKey); err != nil {
 			return Manifest{}, fmt.Errorf("save: %w", err)
@@ -245,9 +255,8 @@ func (s *Store) putFile(ctx context.Context, m Manifest, root, rel string) (File
 	if enc != nil {
 		closers = append(closers, enc)
 	}
-	h := sha256.New()
-	// Large copies cut the hand-offs through the upload pipe.
-	n, err := io.CopyBuffer(io.MultiWriter(sink, h), src, make([]byte, copyBuf))
+	newHash, _ := newChecksum(m.Checksum)
+	n, sum, err := copyHashed(sink, src, newHash)
 	for _, c := range closers {
 		if err != nil {
 			break
@@ -262,11 +271,14 @@ func (s *Store) putFile(ctx context.Context, m Manifest, root, rel string) (File
 	if err := bw.Close(); err != nil {
 		return File{}, err
 	}
-	return File{Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Stored: cw.n, Mode: uint32(st.Mode().Perm())}, nil
+	f := File{Path: rel, Size: n, Stored: cw.n, Mode: uint32(st.Mode().Perm())}
+	if m.Checksum == ChecksumCRC32C {
+		f.CRC32C = sum
+	} else {
+		f.SHA256 = sum
+	}
+	return f, nil
 }
-
-// copyBuf is the copy granularity between file, codecs and bucket.
-const copyBuf = 1 << 20
 
 type countWriter struct {
 	w io.Writer

@@ -78,17 +78,20 @@ func TestRoundTripCodecs(t *testing.T) {
 		name        string
 		compression string
 		key         []byte
+		checksum    string
 	}{
-		{"plain", "", nil},
-		{"zstd", "zstd", nil},
-		{"aes", "", key32()},
-		{"zstd+aes", "zstd", key32()},
+		{"plain", "", nil, ""},
+		{"zstd", "zstd", nil, ""},
+		{"aes", "", key32(), ""},
+		{"zstd+aes", "zstd", key32(), ""},
+		{"crc32c", "", nil, "crc32c"},
+		{"crc32c+zstd+aes", "zstd", key32(), "crc32c"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			src, names := writeFiles(t)
-			st := checkpoint.NewStore(fileBucket(t), "pre", checkpoint.Options{Compression: tt.compression, EncryptionKey: tt.key})
+			st := checkpoint.NewStore(fileBucket(t), "pre", checkpoint.Options{Compression: tt.compression, EncryptionKey: tt.key, Checksum: tt.checksum})
 			m, err := st.Save(ctx, "job", 1, src, names, checkpoint.Meta{Hop: 1, Engine: "dmtcp"})
 			if err != nil {
 				t.Fatal(err)
@@ -99,6 +102,11 @@ func TestRoundTripCodecs(t *testing.T) {
 			var raw int64
 			for _, f := range m.Files {
 				raw += f.Size
+				// Exactly the chosen checksum is recorded, in hex of its width.
+				sha, crc := len(f.SHA256) == 64 && f.CRC32C == "", len(f.CRC32C) == 8 && f.SHA256 == ""
+				if (tt.checksum == "crc32c" && !crc) || (tt.checksum != "crc32c" && !sha) {
+					t.Fatalf("%s: checksum %q, recorded sha256=%q crc32c=%q", f.Path, m.Checksum, f.SHA256, f.CRC32C)
+				}
 			}
 			if tt.compression == "zstd" && m.Bytes >= raw {
 				t.Fatalf("zstd stored %d bytes for %d raw", m.Bytes, raw)
@@ -296,5 +304,51 @@ func TestRejectsBadPaths(t *testing.T) {
 		if _, err := st.Save(context.Background(), j, 1, t.TempDir(), nil, checkpoint.Meta{}); err == nil {
 			t.Errorf("job %q accepted", j)
 		}
+	}
+}
+
+// TestChecksumCatchesDamage flips one byte of a stored file (same size, so
+// only the checksum can tell) and expects the restore to name the check.
+func TestChecksumCatchesDamage(t *testing.T) {
+	for _, sum := range []string{"", "sha256", "crc32c"} {
+		t.Run("checksum="+sum, func(t *testing.T) {
+			ctx := context.Background()
+			b := fileBucket(t)
+			src, names := writeFiles(t)
+			st := checkpoint.NewStore(b, "", checkpoint.Options{Checksum: sum})
+			if _, err := st.Save(ctx, "j", 1, src, names, checkpoint.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			objs, _ := b.List(ctx, "jobs/j/")
+			for _, o := range objs {
+				if strings.HasSuffix(o.Key, "random.bin") {
+					r, _ := b.NewReader(ctx, o.Key)
+					body, _ := io.ReadAll(r)
+					r.Close()
+					body[len(body)/3] ^= 0x40
+					w, _ := b.NewWriter(ctx, o.Key, checkpoint.WriteOptions{})
+					w.Write(body)
+					if err := w.Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			want := sum
+			if want == "" {
+				want = "sha256"
+			}
+			dst := t.TempDir()
+			_, err := st.Restore(ctx, "j", 0, dst, "")
+			if err == nil || !strings.Contains(err.Error(), want+" mismatch") {
+				t.Fatalf("got %v, want a %s mismatch", err, want)
+			}
+			if left, _ := os.ReadDir(dst); len(left) != 0 {
+				t.Fatalf("a refused generation left %d entries in the target", len(left))
+			}
+		})
+	}
+	_, err := checkpoint.NewStore(fileBucket(t), "", checkpoint.Options{Checksum: "md5"}).Save(context.Background(), "j", 1, t.TempDir(), nil, checkpoint.Meta{})
+	if err == nil || !strings.Contains(err.Error(), `unknown checksum "md5"`) {
+		t.Fatalf("md5: %v", err)
 	}
 }

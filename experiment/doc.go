@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -15,16 +16,17 @@ const (
 )
 
 // Regions renders the generated regions of docs/trilemma.md from results:
-// "summary" (the per-policy table) and "verdicts".
+// "summary" (the per-policy table), "workloads" (duplicates and double
+// billing per workload) and "verdicts".
 func Regions(results []Result) map[string]string {
 	sums := Summarize(results)
 	var t strings.Builder
-	t.WriteString("| policy | runs | failed | engine | mean time (s) | mean hops | billed (s) | conductor (ms) | double-billed (s) | duplicates | lost work (s) |\n")
-	t.WriteString("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	t.WriteString("| policy | runs | failed | engine | mean time (s) | mean hops | billed (s) | conductor (ms) | double-billed (ms) | waiting (ms) | duplicates | lost work (ms) |\n")
+	t.WriteString("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range sums {
-		fmt.Fprintf(&t, "| %s | %d | %d | %s | %.1f | %.1f | %.1f | %d | %.1f | %d | %.1f |\n", s.Policy, s.Runs, s.Failed, s.Engine,
+		fmt.Fprintf(&t, "| %s | %d | %d | %s | %.1f | %.1f | %.1f | %d | %d | %d | %d | %d |\n", s.Policy, s.Runs, s.Failed, s.Engine,
 			s.MeanElapsedMS/1000, s.MeanHops, float64(s.BilledMS)/1000, s.ConductorMS,
-			float64(s.DoubleBilledMS)/1000, s.Duplicates, float64(s.WorkLostMS)/1000)
+			s.DoubleBilledMS, s.WaitingMS, s.Duplicates, s.WorkLostMS)
 	}
 	var v strings.Builder
 	v.WriteString("| policy | double billing | black box | substitution |\n| --- | --- | --- | --- |\n")
@@ -36,7 +38,52 @@ func Regions(results []Result) map[string]string {
 		}
 		v.WriteString("\n")
 	}
-	return map[string]string{"summary": t.String(), "verdicts": v.String()}
+	return map[string]string{"summary": t.String(), "workloads": workloadTable(results), "verdicts": v.String()}
+}
+
+// workloadTable shows, per workload and policy, the duplicate results and
+// the double-billed time, so that a case built to hit a race shows it
+// apart from the cases that do not.
+func workloadTable(results []Result) string {
+	type cell struct {
+		runs, dups int
+		db         int64
+	}
+	wls := distinct(results, func(r Result) string { return r.Workload })
+	cells := map[[2]string]*cell{}
+	var policies []string
+	for _, r := range results {
+		k := [2]string{r.Policy, r.Workload}
+		c, ok := cells[k]
+		if !ok {
+			c = &cell{}
+			cells[k] = c
+		}
+		if !slices.Contains(policies, r.Policy) {
+			policies = append(policies, r.Policy)
+		}
+		c.runs++
+		c.dups += r.Metrics.Duplicates
+		c.db += r.Metrics.DoubleBilledMS
+	}
+	var b strings.Builder
+	b.WriteString("| policy |")
+	for _, w := range wls {
+		fmt.Fprintf(&b, " %s: duplicates / runs | %s: double-billed (ms) |", w, w)
+	}
+	b.WriteString("\n| --- |" + strings.Repeat(" ---: | ---: |", len(wls)) + "\n")
+	for _, p := range policies {
+		fmt.Fprintf(&b, "| %s |", p)
+		for _, w := range wls {
+			if c := cells[[2]string{p, w}]; c != nil {
+				fmt.Fprintf(&b, " %d / %d | %d |", c.dups, c.runs, c.db)
+			} else {
+				b.WriteString(" | |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // Regenerate replaces the body of every generated region of doc named in

@@ -19,8 +19,8 @@ type Job struct {
 	// Conductor is the conductor action's name or path; records of it are
 	// conductor runs. Empty means the job has no conductor.
 	Conductor string
-	// WaitingMS is filled in by the driver: the time a billed activation
-	// spent blocked waiting on another (e.g. a blocking self-invocation).
+	// WaitingMS is time a driver saw a billed activation block waiting on
+	// another, beyond what the hops report themselves.
 	WaitingMS int64
 }
 
@@ -32,13 +32,13 @@ type Metrics struct {
 	GBs            float64 `json:"gb_s"`             // summed duration × memory of billed records
 	ConductorMS    int64   `json:"conductor_ms"`     // billed time of conductor runs
 	StepMS         int64   `json:"step_ms"`          // billed time of every other record
-	DoubleBilledMS int64   `json:"double_billed_ms"` // time during which ≥2 billed records overlapped
+	DoubleBilledMS int64   `json:"double_billed_ms"` // time during which ≥2 billed records overlapped or one waited on another
 	WaitingMS      int64   `json:"waiting_ms"`       // time billed while waiting on another activation
 	Hops           int     `json:"hops"`             // step records (each is one hop attempt)
 	Finals         int     `json:"finals"`           // step reports with status done
 	Duplicates     int     `json:"duplicates"`       // Finals beyond the first
 	WorkMS         int64   `json:"work_ms"`          // work reported by every hop
-	WorkLostMS     int64   `json:"work_lost_ms"`     // work of failed or killed hops not saved by a checkpoint
+	WorkLostMS     int64   `json:"work_lost_ms"`     // work done after a hop's newest image, redone by a later hop
 	Checkpoints    int     `json:"checkpoints"`
 	CheckpointMS   int64   `json:"checkpoint_ms"`
 	CheckpointB    int64   `json:"checkpoint_bytes"`
@@ -100,37 +100,8 @@ func Report(a whisk.Activation) (hop.Report, bool) {
 // Interval is a half-open span of time [Start, End) in epoch ms.
 type Interval struct{ Start, End int64 }
 
-// Overlap is the total length of time covered by at least two intervals,
-// found by sweeping over the sorted endpoints.
-func Overlap(iv []Interval) int64 {
-	type edge struct {
-		at    int64
-		delta int
-	}
-	edges := make([]edge, 0, 2*len(iv))
-	for _, i := range iv {
-		if i.End > i.Start {
-			edges = append(edges, edge{i.Start, +1}, edge{i.End, -1})
-		}
-	}
-	// Ends before starts at the same instant: touching intervals do not overlap.
-	sort.Slice(edges, func(a, b int) bool {
-		if edges[a].at != edges[b].at {
-			return edges[a].at < edges[b].at
-		}
-		return edges[a].delta < edges[b].delta
-	})
-	var total, prev int64
-	open := 0
-	for _, e := range edges {
-		if open >= 2 {
-			total += e.at - prev
-		}
-		open += e.delta
-		prev = e.at
-	}
-	return total
-}
+// Overlap is the total length of time covered by at least two intervals.
+func Overlap(iv []Interval) int64 { return DoubleBilled(iv, nil) }
 
 // isConductor says whether record a is a run of the named conductor.
 func isConductor(a whisk.Activation, conductor string) bool {
@@ -149,7 +120,7 @@ func Measure(j Job) Metrics {
 	var m Metrics
 	m.Activations = len(j.Records)
 	m.WaitingMS = j.WaitingMS
-	var spans []Interval
+	var spans, waits []Interval
 	for _, a := range j.Records {
 		if !Billed(a) {
 			continue
@@ -179,26 +150,62 @@ func Measure(j Job) Metrics {
 		}
 		mt := r.Metrics
 		m.WorkMS += mt.WorkMS
+		m.WorkLostMS += mt.LostMS
+		if mt.WaitMS > 0 {
+			m.WaitingMS += mt.WaitMS
+			waits = append(waits, Interval{mt.WaitStart, mt.WaitStart + mt.WaitMS})
+		}
 		m.Checkpoints += mt.Checkpoints
 		m.CheckpointMS += mt.CheckpointMS
 		m.CheckpointB += mt.ImageBytes
 		m.RestoreMS += mt.RestoreMS
-		switch r.Status {
-		case hop.Done:
+		if r.Status == hop.Done {
 			m.Finals++
-		case hop.Failed:
-			// A failed hop's report covers the hop's whole work; what it
-			// did after its last checkpoint is gone. Without a finer
-			// figure, a hop with no checkpoint loses all its work and one
-			// with checkpoints is charged none of it (saved).
-			if mt.Checkpoints == 0 {
-				m.WorkLostMS += mt.WorkMS
-			}
 		}
 	}
 	if m.Finals > 1 {
 		m.Duplicates = m.Finals - 1
 	}
-	m.DoubleBilledMS = Overlap(spans)
+	m.DoubleBilledMS = DoubleBilled(spans, waits)
 	return m
+}
+
+// DoubleBilled is the time during which at least two billed spans overlap
+// or a billed activation waits on another (a wait is billed time that buys
+// no work, even when the activation it waits on has already ended). Time
+// that is both is counted once.
+func DoubleBilled(spans, waits []Interval) int64 {
+	type edge struct {
+		at         int64
+		span, wait int
+	}
+	var edges []edge
+	for _, i := range spans {
+		if i.End > i.Start {
+			edges = append(edges, edge{i.Start, +1, 0}, edge{i.End, -1, 0})
+		}
+	}
+	for _, i := range waits {
+		if i.End > i.Start {
+			edges = append(edges, edge{i.Start, 0, +1}, edge{i.End, 0, -1})
+		}
+	}
+	// Ends before starts at the same instant: touching spans do not overlap.
+	sort.Slice(edges, func(a, b int) bool {
+		if edges[a].at != edges[b].at {
+			return edges[a].at < edges[b].at
+		}
+		return edges[a].span+edges[a].wait < edges[b].span+edges[b].wait
+	})
+	var total, prev int64
+	open, waiting := 0, 0
+	for _, e := range edges {
+		if open >= 2 || waiting >= 1 {
+			total += e.at - prev
+		}
+		open += e.span
+		waiting += e.wait
+		prev = e.at
+	}
+	return total
 }

@@ -85,28 +85,39 @@ func TestMeasure(t *testing.T) {
 				GBs: 0.15*0.25 + 0.85*0.5},
 		},
 		{
-			name: "self-invoke overlap, duplicate result, waiting",
+			name: "self-invoke overlap, duplicate result, lost work, driver-seen waiting",
 			job: func(t *testing.T) Job {
 				return Job{WaitingMS: 70, Records: []whisk.Activation{
-					rec(t, "step", 0, 1000, 1024, step(hop.Checkpointed, hop.Metrics{WorkMS: 900, Checkpoints: 1}), true),
+					rec(t, "step", 0, 1000, 1024, step(hop.Checkpointed, hop.Metrics{WorkMS: 900, Checkpoints: 1, LostMS: 120}), true),
 					rec(t, "step", 900, 2000, 1024, step(hop.Done, hop.Metrics{WorkMS: 1000}), true),
 					rec(t, "step", 950, 2100, 1024, step(hop.Done, hop.Metrics{WorkMS: 1000}), true),
 				}}
 			},
 			want: Metrics{Activations: 3, Billed: 3, BilledMS: 3250, StepMS: 3250, Hops: 3, Finals: 2, Duplicates: 1,
-				WorkMS: 2900, Checkpoints: 1, DoubleBilledMS: 1100 /* 900..2000 */, WaitingMS: 70, GBs: 3.25},
+				WorkMS: 2900, WorkLostMS: 120, Checkpoints: 1, DoubleBilledMS: 1100 /* 900..2000 */, WaitingMS: 70, GBs: 3.25},
 		},
 		{
-			name: "lost work: failed without checkpoint, killed without report",
+			name: "a retry waits on a dead hop's claim: waiting is double billed, overlap counted once",
+			job: func(t *testing.T) Job {
+				return Job{Records: []whisk.Activation{
+					rec(t, "step", 0, 1000, 0, map[string]any{"error": "The action exceeded its time limits of 1000 milliseconds."}, false),
+					rec(t, "step", 800, 3000, 0, step(hop.Done, hop.Metrics{WorkMS: 1500, WaitStart: 800, WaitMS: 600}), true),
+				}}
+			},
+			want: Metrics{Activations: 2, Billed: 2, BilledMS: 3200, StepMS: 3200, Hops: 2, Finals: 1, WorkMS: 1500,
+				WaitingMS: 600, DoubleBilledMS: 600 /* overlap 800..1000 inside the wait 800..1400 */, WorkLostMS: 1000},
+		},
+		{
+			name: "lost work: as the hops report it, and all of a hop killed without a report",
 			job: func(t *testing.T) Job {
 				return Job{Records: []whisk.Activation{
 					rec(t, "step", 0, 100, 0, map[string]any{"error": map[string]any{"message": "boom",
-						hop.StepKey: hop.Report{Status: hop.Failed, Metrics: hop.Metrics{WorkMS: 80}}}}, false),
+						hop.StepKey: hop.Report{Status: hop.Failed, Metrics: hop.Metrics{WorkMS: 80, LostMS: 80}}}}, false),
 					rec(t, "step", 100, 300, 0, map[string]any{"error": "The action exceeded its time limits of 200 milliseconds."}, false),
-					rec(t, "step", 300, 400, 0, step(hop.Failed, hop.Metrics{WorkMS: 90, Checkpoints: 2}), false),
+					rec(t, "step", 300, 400, 0, step(hop.Failed, hop.Metrics{WorkMS: 90, Checkpoints: 2, LostMS: 30}), false),
 				}}
 			},
-			want: Metrics{Activations: 3, Billed: 3, BilledMS: 400, StepMS: 400, Hops: 3, WorkMS: 170, Checkpoints: 2, WorkLostMS: 280},
+			want: Metrics{Activations: 3, Billed: 3, BilledMS: 400, StepMS: 400, Hops: 3, WorkMS: 170, Checkpoints: 2, WorkLostMS: 310},
 		},
 	}
 	for _, tt := range tests {

@@ -217,11 +217,11 @@ func mark(v Verdict) string {
 func WriteSummary(w io.Writer, results []Result) error {
 	sums := Summarize(results)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\truns\tfailed\tengine\tmean s\tmean hops\tbilled s\tconductor ms\tdouble-billed s\tduplicates\tlost work s\t")
+	fmt.Fprintln(tw, "policy\truns\tfailed\tengine\tmean s\tmean hops\tbilled s\tconductor ms\tdouble-billed ms\twaiting ms\tduplicates\tlost work ms\t")
 	for _, s := range sums {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.1f\t%.1f\t%.1f\t%d\t%.1f\t%d\t%.1f\t\n", s.Policy, s.Runs, s.Failed, s.Engine,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%d\t%d\t\n", s.Policy, s.Runs, s.Failed, s.Engine,
 			s.MeanElapsedMS/1000, s.MeanHops, float64(s.BilledMS)/1000, s.ConductorMS,
-			float64(s.DoubleBilledMS)/1000, s.Duplicates, float64(s.WorkLostMS)/1000)
+			s.DoubleBilledMS, s.WaitingMS, s.Duplicates, s.WorkLostMS)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

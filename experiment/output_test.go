@@ -134,3 +134,23 @@ func TestPlotLinks(t *testing.T) {
 		t.Errorf("plots region not regenerated cleanly:\n%s", out)
 	}
 }
+
+func TestWorkloadTable(t *testing.T) {
+	rs := sampleResults()
+	rs = append(rs,
+		Result{Run: Run{Workload: "race", Policy: "deadline", Args: Case{"n": 40}}, Metrics: Metrics{Finals: 1}},
+		Result{Run: Run{Workload: "race", Policy: "self-invoke", Baseline: "self-invoke", Args: Case{"n": 40}}, Metrics: Metrics{Finals: 2, Duplicates: 1, DoubleBilledMS: 450}},
+		Result{Run: Run{Workload: "race", Policy: "self-invoke", Baseline: "self-invoke", Args: Case{"n": 41}}, Metrics: Metrics{Finals: 2, Duplicates: 1, DoubleBilledMS: 300}},
+	)
+	got := Regions(rs)["workloads"]
+	for _, want := range []string{
+		"| policy | count: duplicates / runs | count: double-billed (ms) | race: duplicates / runs | race: double-billed (ms) |",
+		"| deadline | 0 / 1 | 0 | 0 / 1 | 0 |",
+		"| self-invoke | 1 / 1 | 120 | 2 / 2 | 750 |",
+		"| coop | 0 / 1 | 0 | | |",
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("missing row %q in\n%s", want, got)
+		}
+	}
+}

@@ -70,6 +70,14 @@ type Metrics struct {
 	RestoreMS    int64  `json:"restore_ms"`
 	ImageBytes   int64  `json:"image_bytes"`
 	Checkpoints  int    `json:"checkpoints"` // checkpoints taken in this hop (interval and deadline)
+	// LostMS is work this hop did after the newest image it leaves behind:
+	// a later hop restoring that image does it again.
+	LostMS int64 `json:"lost_ms,omitempty"`
+	// WaitMS is billed time spent blocked on another activation (a hop
+	// waiting for the holder of its claim to pass its deadline), from
+	// WaitStart (epoch ms).
+	WaitMS    int64 `json:"wait_ms,omitempty"`
+	WaitStart int64 `json:"wait_start,omitempty"`
 }
 
 // Add sums two hops' metrics (times and bytes), keeping m's identity fields.
@@ -81,6 +89,8 @@ func (m Metrics) Add(o Metrics) Metrics {
 	m.RestoreMS += o.RestoreMS
 	m.ImageBytes += o.ImageBytes
 	m.Checkpoints += o.Checkpoints
+	m.LostMS += o.LostMS
+	m.WaitMS += o.WaitMS
 	return m
 }
 

@@ -35,6 +35,8 @@ const (
 	DefaultOnLengthLimit = OnLimitContinue
 	// DefaultStorageURL keeps checkpoints on the local disk.
 	DefaultStorageURL = "file:///tmp/wskx/store"
+	// DefaultChecksum is the per-file checksum of a checkpoint image.
+	DefaultChecksum = "sha256"
 	// DefaultKeep is how many whole generations of a job are kept.
 	DefaultKeep = 2
 	// DefaultRetainFinished is how long a finished job's checkpoints stay.

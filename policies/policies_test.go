@@ -53,6 +53,7 @@ func TestParseBadInput(t *testing.T) {
 		{"relative file url", "job:\n  command: [x]\nstorage:\n  url: file://store\n", "p.yaml:4:8: storage.url", "absolute file URL"},
 		{"credentials in url", "job:\n  command: [x]\nstorage:\n  url: s3://key:secret@bucket\n", "p.yaml:4:8: storage.url", "credentials do not belong"},
 		{"bad compression", "job:\n  command: [x]\nstorage:\n  compression: gzip\n", "p.yaml:4:16: storage.compression", "expected one of none, zstd"},
+		{"bad checksum", "job:\n  command: [x]\nstorage:\n  checksum: md5\n", "p.yaml:4:13: storage.checksum", "expected one of sha256, crc32c"},
 		{"encrypt not boolean", "job:\n  command: [x]\nstorage:\n  encrypt: maybe\n", "p.yaml:4:12: storage.encrypt", "expected true or false"},
 		{"argument expression unknown name", "job:\n  command: [x, \"${param.n}\"]\n", "p.yaml:2:19: job.command[1]", "unknown name param"},
 		{"argument template unclosed", "job:\n  command: [x, \"${params.n\"]\n", "p.yaml:2:16: job.command[1]", "unclosed ${"},
@@ -125,7 +126,7 @@ func TestDefaults(t *testing.T) {
 	if p.Chain.MaxHops != DefaultMaxHops || p.Chain.Retries.Max != DefaultRetries || p.Chain.LengthLimit != DefaultLengthLimit {
 		t.Errorf("chain defaults: %+v", p.Chain)
 	}
-	if p.Storage.URL != DefaultStorageURL || p.Storage.Keep != DefaultKeep {
+	if p.Storage.URL != DefaultStorageURL || p.Storage.Keep != DefaultKeep || p.Storage.Checksum != DefaultChecksum {
 		t.Errorf("storage defaults: %+v", p.Storage)
 	}
 	// docs/policies.md is where users read the defaults: it must agree.
@@ -133,7 +134,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{DefaultTimeout.String(), DefaultMargin.String(), "`" + DefaultStorageURL + "`", DefaultJobDir} {
+	for _, v := range []string{DefaultTimeout.String(), DefaultMargin.String(), "`" + DefaultStorageURL + "`", "`" + DefaultChecksum + "`", DefaultJobDir} {
 		if !strings.Contains(string(doc), v) {
 			t.Errorf("docs/policies.md does not mention the default %s", v)
 		}

@@ -94,6 +94,7 @@ type Storage struct {
 	URL            string // file://, azblob://, s3:// or gs://
 	Prefix         string // key prefix inside the bucket
 	Compression    string // "" or zstd
+	Checksum       string // sha256 or crc32c
 	Encrypt        bool   // AES-256-GCM with the key from WSKX_ENCRYPTION_KEY
 	Keep           int    // whole generations kept per job
 	RetainFinished time.Duration
@@ -166,7 +167,7 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 		Retries:     Retries{Max: DefaultRetries, Backoff: DefaultBackoff, MaxBackoff: DefaultMaxBackoff},
 		LengthLimit: DefaultLengthLimit, OnLengthLimit: DefaultOnLengthLimit,
 	}
-	p.Storage = Storage{URL: DefaultStorageURL, Keep: DefaultKeep, RetainFinished: DefaultRetainFinished}
+	p.Storage = Storage{URL: DefaultStorageURL, Checksum: DefaultChecksum, Keep: DefaultKeep, RetainFinished: DefaultRetainFinished}
 	var jobNode, ckptNode, marginNode *yaml.Node
 	d.nodes = map[string]*yaml.Node{}
 	p.nodes = d.nodes
@@ -290,6 +291,11 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 				"compression": func(n *yaml.Node, path string) {
 					if v, ok := d.oneOf(n, path, "none", "zstd"); ok && v == "zstd" {
 						p.Storage.Compression = v
+					}
+				},
+				"checksum": func(n *yaml.Node, path string) {
+					if v, ok := d.oneOf(n, path, "sha256", "crc32c"); ok {
+						p.Storage.Checksum = v
 					}
 				},
 				"encrypt":         func(n *yaml.Node, path string) { p.Storage.Encrypt, _ = d.boolean(n, path) },
@@ -442,6 +448,9 @@ func (p *Policy) Document() json.RawMessage {
 	}
 	if p.Storage.Compression != "" {
 		st["compression"] = p.Storage.Compression
+	}
+	if p.Storage.Checksum != DefaultChecksum {
+		st["checksum"] = p.Storage.Checksum
 	}
 	if p.Job.Engine != EngineNone {
 		ck := map[string]any{}

@@ -31,7 +31,7 @@ func OpenStore(ctx context.Context, st policies.Storage) (Store, error) {
 	// The hook bucket lets the upload fault (fault.go) crash between a
 	// generation's files and its manifest; it is inert otherwise.
 	hb := &hookBucket{Bucket: b}
-	s := checkpoint.NewStore(hb, st.Prefix, checkpoint.Options{Compression: st.Compression, EncryptionKey: key, Keep: st.Keep})
+	s := checkpoint.NewStore(hb, st.Prefix, checkpoint.Options{Compression: st.Compression, Checksum: st.Checksum, EncryptionKey: key, Keep: st.Keep})
 	return &checkpointStore{s: s, b: b, hooks: hb}, nil
 }
 

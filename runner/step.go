@@ -121,6 +121,12 @@ type hopRun struct {
 	log      *slog.Logger
 	next     string  // self-invoke: the next hop's activation id
 	proc     Process // the running job, for the crash faults
+	// imageAt is when the newest image this hop saved was taken; the job
+	// carries on from there if it is restored. Zero: the hop's start.
+	imageAt time.Time
+	// stoppedAtImage says the job was stopped at its newest image (the
+	// deadline checkpoint), so nothing after it is lost.
+	stoppedAtImage bool
 }
 
 // Run runs one hop. Hop failures are answered as results carrying a
@@ -264,10 +270,15 @@ func (h *hopRun) claim(ctx context.Context) map[string]any {
 			h.log.Warn("waiting for a hop's holder to pass its deadline", "holder", id, "wait", wait)
 			t := time.NewTimer(wait)
 			defer t.Stop()
+			t0 := h.s.cfg.Now()
+			h.rep.Metrics.WaitStart = t0.UnixMilli()
 			select {
 			case <-t.C:
-				return nil
 			case <-ctx.Done():
+			}
+			h.rep.Metrics.WaitMS = h.s.cfg.Now().Sub(t0).Milliseconds()
+			if ctx.Err() == nil {
+				return nil
 			}
 		}
 	}
@@ -387,7 +398,9 @@ func (h *hopRun) stop(proc Process) {
 
 // answer finishes the report and builds the result around it.
 func (h *hopRun) answer(out map[string]any) map[string]any {
-	h.rep.Metrics.End = h.s.cfg.Now().UnixMilli()
+	now := h.s.cfg.Now()
+	h.rep.Metrics.End = now.UnixMilli()
+	h.rep.Metrics.LostMS = h.lostMS(now)
 	if out == nil {
 		out = map[string]any{}
 	}
@@ -396,6 +409,20 @@ func (h *hopRun) answer(out map[string]any) map[string]any {
 		out["$wskx_next"] = h.next
 	}
 	return out
+}
+
+// lostMS is the work done after the newest image, which a later hop redoes:
+// none when the job finished here and nothing carries on, or when it was
+// stopped at the image.
+func (h *hopRun) lostMS(now time.Time) int64 {
+	if h.proc == nil || h.stoppedAtImage || (h.rep.Status == hop.Done && h.next == "") {
+		return 0
+	}
+	from := h.imageAt
+	if from.IsZero() {
+		from = h.proc.Started()
+	}
+	return max(0, now.Sub(from).Milliseconds())
 }
 
 // failed reports a failed hop. An invocation of the step on its own (no

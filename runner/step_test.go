@@ -236,6 +236,11 @@ func TestStepInterval(t *testing.T) {
 					gen = r.Generation
 				}
 			}
+			for _, r := range reps {
+				if r.Metrics.LostMS != 0 {
+					t.Errorf("hop %d (%s) lost %d ms; the deadline checkpoint stops the job at its image", r.Hop, r.Status, r.Metrics.LostMS)
+				}
+			}
 			gens, _ := s.store.Generations(context.Background(), "jinterval")
 			if len(gens) != total || total <= len(reps)-1 {
 				t.Errorf("%d generations stored, %d checkpoints counted over %d hops: want interval checkpoints beyond the %d deadline ones",
@@ -254,6 +259,17 @@ func TestStepInterval(t *testing.T) {
 			}
 			if len(reps) < 2 {
 				t.Errorf("%d hops; want the interval checkpoints to carry the job over hops", len(reps))
+			}
+			// A hop stopped short of its deadline with no checkpoint of its
+			// own at that instant loses what it did since its newest image:
+			// between 0 and one period plus the checkpoint's own time.
+			for _, r := range reps[:len(reps)-1] {
+				if r.Metrics.LostMS <= 0 || r.Metrics.LostMS > 400+r.Metrics.CheckpointMS+200 {
+					t.Errorf("hop %d lost %d ms, want (0, period]", r.Hop, r.Metrics.LostMS)
+				}
+			}
+			if last := reps[len(reps)-1]; last.Metrics.LostMS != 0 {
+				t.Errorf("the finishing hop lost %d ms", last.Metrics.LostMS)
 			}
 		})
 	}
@@ -339,12 +355,14 @@ func TestStepJobFails(t *testing.T) {
 // selfInvokeAPI is an OpenWhisk API endpoint that records invocations
 // and answers like a non-blocking invoke.
 type selfInvokeAPI struct {
+	delay  time.Duration // before answering, like a loaded controller
 	mu     sync.Mutex
 	params []map[string]any
 	paths  []string
 }
 
 func (a *selfInvokeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	time.Sleep(a.delay)
 	b, _ := io.ReadAll(r.Body)
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
@@ -357,27 +375,45 @@ func (a *selfInvokeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"activationId":"anext"}`))
 }
 
-// TestStepSelfInvoke runs the baseline: at the deadline the step saves a
-// checkpoint and invokes the next hop itself through the REST API; and,
-// as in the original design, a job that exits during the checkpoint is
-// both returned and carried on (the duplicate the experiments measure).
+// lateFinisherScript saves when asked for a checkpoint that leaves it
+// running, then ends 100 ms later.
+const lateFinisherScript = `
+save() {
+	echo 1 > "$WSKX_STATE_DIR/i"
+	echo 1 > "$WSKX_STATE_DIR/.saved.tmp" && mv "$WSKX_STATE_DIR/.saved.tmp" "$WSKX_STATE_DIR/.saved"
+	sleep 0.1; echo '{"finished": "late"}'; exit 0
+}
+trap save USR1
+while :; do sleep 0.05; done
+`
+
+// TestStepSelfInvoke runs the baseline: at the deadline the step takes a
+// checkpoint that leaves the job running, saves it, invokes the next hop
+// itself through the REST API, and only then looks at the job. A job that
+// ended in between is both returned and carried on by the next hop (the
+// duplicate the experiments measure), and the time since its image is
+// reported lost; a job whose exit beats the checkpoint is just returned.
 func TestStepSelfInvoke(t *testing.T) {
 	tests := []struct {
 		name     string
 		script   string
 		args     []string
+		delay    time.Duration // of the API's answer to the invocation
 		status   hop.Status
 		finished any
+		next     bool
+		minLost  int64
 	}{
-		{"deadline checkpoint invokes the next hop", countScript, []string{"1000"}, hop.Checkpointed, nil},
-		{"exit during checkpoint: result and next hop", racerScript, nil, hop.Done, "early"},
+		{"deadline checkpoint invokes the next hop", countScript, []string{"1000"}, 0, hop.Checkpointed, nil, true, 0},
+		{"ended after its image: result and next hop", lateFinisherScript, nil, 300 * time.Millisecond, hop.Done, "late", true, 300},
+		{"exit beats the checkpoint: result only", `trap 'echo "{\"finished\": \"early\"}"; exit 0' USR1; while :; do sleep 0.05; done`, nil, 0, hop.Done, "early", false, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &selfInvokeAPI{}
+			api := &selfInvokeAPI{delay: tc.delay}
 			srv := httptest.NewServer(api)
 			defer srv.Close()
-			s := stepSetup{engine: coop(t), store: newMemStore(), timeout: 1500 * time.Millisecond, margin: "500ms",
+			s := stepSetup{engine: coop(t), store: newMemStore(), timeout: 3 * time.Second, margin: "1500ms",
 				deadline: true, script: tc.script, args: tc.args}
 			c := newContainer(t, runner.Deps{
 				Engine:    func(ctx context.Context, name string) (runner.Engine, error) { return s.engine, nil },
@@ -395,11 +431,20 @@ func TestStepSelfInvoke(t *testing.T) {
 				t.Fatalf("%d %v", st, out)
 			}
 			rep := report(t, out)
-			if rep.Status != tc.status || rep.Generation != 1 || out["$wskx_next"] != "anext" || out["finished"] != tc.finished {
-				t.Fatalf("got %v", out)
+			if rep.Status != tc.status || out["finished"] != tc.finished || rep.Metrics.LostMS < tc.minLost {
+				t.Fatalf("got %v (lost %d ms, want at least %d)", out, rep.Metrics.LostMS, tc.minLost)
 			}
 			api.mu.Lock()
 			defer api.mu.Unlock()
+			if !tc.next {
+				if len(api.params) != 0 || out["$wskx_next"] != nil {
+					t.Fatalf("a finished job invoked a next hop: %v", api.paths)
+				}
+				return
+			}
+			if rep.Generation != 1 || out["$wskx_next"] != "anext" {
+				t.Fatalf("got %v", out)
+			}
 			if len(api.params) != 1 || api.paths[0] != "/api/v1/namespaces/guest/actions/step?blocking=false" {
 				t.Fatalf("invocations %v %v", api.paths, api.params)
 			}

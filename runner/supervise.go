@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	"path/filepath"
 	"time"
 
 	"github.com/wskx/wskx/hop"
@@ -70,6 +68,9 @@ func (h *hopRun) supervise(ctx context.Context, proc Process) map[string]any {
 			}
 
 		case <-deadlineC:
+			if h.selfInvoke() {
+				return h.selfInvokeEnd(ctx, proc)
+			}
 			gen, err := h.checkpoint(ctx, proc, true)
 			switch {
 			case errors.Is(err, ErrExited):
@@ -79,11 +80,7 @@ func (h *hopRun) supervise(ctx context.Context, proc Process) map[string]any {
 			}
 			h.rep.Status = hop.Checkpointed
 			h.rep.Generation = gen
-			if h.selfInvoke() {
-				if err := h.invokeNext(ctx); err != nil {
-					return h.failed(fmt.Sprintf("invoke the next hop: %v", err), false)
-				}
-			}
+			h.stoppedAtImage = true
 			return h.answer(nil)
 
 		case <-stopC:
@@ -106,10 +103,41 @@ func (h *hopRun) supervise(ctx context.Context, proc Process) map[string]any {
 	}
 }
 
+// selfInvokeEnd ends a hop of the self-invoke baseline the way the
+// original design did: a checkpoint that leaves the job running, the
+// upload, the call that starts the next hop, and only then a look at the
+// job. A job that ended meanwhile is returned by this hop and, restored
+// from the image taken before its end, finished again by the next one: the
+// duplicate-result race. Otherwise the job is killed and whatever it did
+// since the image is done again by the next hop.
+func (h *hopRun) selfInvokeEnd(ctx context.Context, proc Process) map[string]any {
+	h.rep.Metrics.WorkMS = time.Since(proc.Started()).Milliseconds()
+	gen, err := h.checkpoint(ctx, proc, false)
+	switch {
+	case errors.Is(err, ErrExited):
+		return h.exited(ctx, proc)
+	case err != nil:
+		return h.failed(fmt.Sprintf("deadline checkpoint: %v", err), true)
+	}
+	h.rep.Generation = gen
+	if err := h.invokeNext(ctx); err != nil {
+		return h.failed(fmt.Sprintf("invoke the next hop: %v", err), false)
+	}
+	select {
+	case <-proc.Done():
+		h.log.Info("the job ended after its image was taken; the next hop will end it again")
+		return h.exited(ctx, proc)
+	default:
+	}
+	proc.Kill()
+	h.rep.Metrics.WorkMS = time.Since(proc.Started()).Milliseconds()
+	h.rep.Status = hop.Checkpointed
+	return h.answer(nil)
+}
+
 // checkpoint takes one checkpoint and saves it as the next generation.
 // It returns ErrExited when the job's exit won the race: the image is
-// then dropped, never saved (except in the self-invoke baseline, which
-// reproduces the original design's race).
+// then dropped, never saved.
 func (h *hopRun) checkpoint(ctx context.Context, proc Process, stop bool) (int, error) {
 	m := &h.rep.Metrics
 	if stop {
@@ -124,29 +152,16 @@ func (h *hopRun) checkpoint(ctx context.Context, proc Process, stop bool) (int, 
 	m.CheckpointMS += time.Since(t0).Milliseconds()
 	if errors.Is(err, ErrExited) {
 		h.log.Info("the job exited during a checkpoint; its exit wins", "stop", stop)
-		if stop && h.selfInvoke() {
-			// The original design decided "checkpointed" and "finished"
-			// separately, so a job that ended during the checkpoint was
-			// both returned and carried on from whatever the checkpoint
-			// left behind. The baseline does the same.
-			if len(img.Files) == 0 {
-				img = leftovers(h.dirs)
-			}
-		}
-		if stop && h.selfInvoke() && len(img.Files) > 0 {
-			if gen, serr := h.save(ctx, img, stop); serr == nil {
-				h.rep.Generation = gen
-				if ierr := h.invokeNext(ctx); ierr != nil {
-					h.log.Warn("invoke the next hop", "err", ierr)
-				}
-			}
-		}
 		return 0, ErrExited
 	}
 	if err != nil {
 		return 0, err
 	}
-	return h.save(ctx, img, stop)
+	gen, err := h.save(ctx, img, stop)
+	if err == nil {
+		h.imageAt = t0
+	}
+	return gen, err
 }
 
 // save uploads an image as generation newest+1 and prunes old ones.
@@ -237,34 +252,4 @@ func (h *hopRun) invokeNext(ctx context.Context) error {
 	}
 	h.next = id
 	return nil
-}
-
-// leftovers lists the files a checkpoint interrupted by the job's exit
-// left in the shipped folders (the self-invoke baseline ships them).
-func leftovers(d Dirs) Image {
-	var img Image
-	ckpt := false
-	for _, dir := range []string{d.Ckpt, d.State, d.Work} {
-		_ = filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() {
-				return nil
-			}
-			info, err := e.Info()
-			if err != nil {
-				return nil
-			}
-			rel, err := filepath.Rel(d.Root, path)
-			if err != nil {
-				return nil
-			}
-			ckpt = ckpt || dir != d.Work
-			img.Files = append(img.Files, rel)
-			img.Bytes += info.Size()
-			return nil
-		})
-	}
-	if !ckpt {
-		return Image{}
-	}
-	return img
 }

@@ -22,8 +22,9 @@ import (
 
 // BenchmarkThroughput compares, per backend, a plain single-object copy
 // through gocloud.dev/blob (raw) with the checkpoint store saving and
-// restoring the same bytes, with and without zstd and AES-GCM. Go prints
-// MB/s; peak-heap-MB is the largest heap seen while the benchmark ran.
+// restoring the same bytes, with either checksum and with and without zstd
+// and AES-GCM. Go prints MB/s; peak-heap-MB is the largest heap seen while
+// the benchmark ran.
 // Size: WSKX_BENCH_MB (default 64). The data is random (incompressible),
 // the worst case for zstd.
 func BenchmarkThroughput(b *testing.B) {
@@ -44,6 +45,7 @@ func BenchmarkThroughput(b *testing.B) {
 	}{
 		{name: "raw", raw: true},
 		{name: "store"},
+		{name: "store-crc32c", opts: checkpoint.Options{Checksum: checkpoint.ChecksumCRC32C}},
 		{name: "store-zstd", opts: checkpoint.Options{Compression: "zstd"}},
 		{name: "store-aes", opts: checkpoint.Options{EncryptionKey: key}},
 		{name: "store-zstd-aes", opts: checkpoint.Options{Compression: "zstd", EncryptionKey: key}},
@@ -137,10 +139,13 @@ func watchHeap(b *testing.B) func() uint64 {
 	return peak.Load
 }
 
-// rawURL gives the raw copy the same file options the store uses.
+// rawURL gives the raw copy the same SDK options the store uses.
 func rawURL(u string) string {
-	if strings.HasPrefix(u, "file://") {
+	switch {
+	case strings.HasPrefix(u, "file://"):
 		return u + "?metadata=skip"
+	case strings.HasPrefix(u, "s3://"):
+		return u + "&request_checksum_calculation=when_required&response_checksum_validation=when_required"
 	}
 	return u
 }

@@ -109,6 +109,16 @@ func Open(ctx context.Context, rawURL string) (*Bucket, error) {
 		// finds missing (file:///tmp/wskx/store by default).
 		q.Set("create_dir", "true")
 	}
+	if u.Scheme == "s3" {
+		// The store checks SHA-256 end to end, so the SDK's own CRC on every
+		// request and response only costs CPU; on multipart objects it also
+		// logs a warning for each download that it cannot validate.
+		for _, k := range []string{"request_checksum_calculation", "response_checksum_validation"} {
+			if !q.Has(k) {
+				q.Set(k, "when_required")
+			}
+		}
+	}
 	u.RawQuery = q.Encode()
 	base, err := blob.OpenBucket(ctx, u.String())
 	if err != nil {
@@ -183,6 +193,17 @@ func (b *Bucket) NewWriter(ctx context.Context, key string, opts checkpoint.Writ
 		IfNotExist:     opts.IfNotExist,
 		ContentType:    ct,
 	}
+	if b.scheme == "file" && !opts.IfNotExist {
+		// fileblob needs neither of the reasons for the pipe (it writes a
+		// temp file and discards it when the context is cancelled), and the
+		// pipe's extra copy of every byte cost a third of the file
+		// throughput.
+		bw, err := b.b.NewWriter(ctx, key, wo)
+		if err != nil {
+			return nil, b.mapErr("write", key, err)
+		}
+		return &fileWriter{w: bw, b: b, key: key, ctx: ctx}, nil
+	}
 	pr, pw := io.Pipe()
 	w := &writer{pw: pw, b: b, key: key, ctx: ctx, done: make(chan struct{})}
 	go func() {
@@ -237,6 +258,29 @@ func (w *writer) Close() error {
 	w.pw.Close()
 	<-w.done
 	return w.b.mapErr("write", w.key, w.err)
+}
+
+type fileWriter struct {
+	w   *blob.Writer
+	b   *Bucket
+	key string
+	ctx context.Context
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil {
+		return n, w.b.mapErr("write", w.key, err)
+	}
+	return n, nil
+}
+
+func (w *fileWriter) Close() error {
+	if err := w.ctx.Err(); err != nil {
+		w.w.Close() // sees the cancelled context and removes its temp file
+		return fmt.Errorf("write %s: %w", w.key, err)
+	}
+	return w.b.mapErr("write", w.key, w.w.Close())
 }
 
 // NewReader opens key for reading.
