@@ -23,6 +23,12 @@
 //
 // Hop failures are results carrying a Failed report, not error results:
 // OpenWhisk keeps only the error field of those, and the conductor needs
-// the report. The self-invoke baseline (ModeSelfInvoke) leaves out 2, 3,
-// 6 and 7 as the original design did.
+// the report. The self-invoke baseline (ModeSelfInvoke) leaves out 2, 3
+// and 7 as the original design did, and ends its hop the original way: a
+// checkpoint that leaves the job running, the upload, the invocation of the
+// next hop, and only then a look at whether the job has ended meanwhile.
+//
+// Each report says how much work the hop did after the newest image it
+// leaves (lost_ms: a later hop does it again) and how long it was billed
+// while blocked on another activation (wait_ms), for the experiments.
 package runner
