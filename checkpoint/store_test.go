@@ -163,17 +163,7 @@ func TestEncryptionKeys(t *testing.T) {
 		}
 	}
 	// A tampered ciphertext is refused even with the right key.
-	for _, o := range objs {
-		if strings.HasSuffix(o.Key, "random.bin") {
-			r, _ := b.NewReader(ctx, o.Key)
-			body, _ := io.ReadAll(r)
-			r.Close()
-			body[len(body)/2] ^= 1
-			w, _ := b.NewWriter(ctx, o.Key, checkpoint.WriteOptions{})
-			w.Write(body)
-			w.Close()
-		}
-	}
+	flipBit(t, b, "random.bin", 2)
 	_, err := checkpoint.NewStore(b, "", checkpoint.Options{EncryptionKey: k}).Restore(ctx, "j", 0, t.TempDir(), "")
 	if err == nil || !strings.Contains(err.Error(), "authentication failed") {
 		t.Fatalf("tampered: got %v", err)
@@ -319,20 +309,7 @@ func TestChecksumCatchesDamage(t *testing.T) {
 			if _, err := st.Save(ctx, "j", 1, src, names, checkpoint.Meta{}); err != nil {
 				t.Fatal(err)
 			}
-			objs, _ := b.List(ctx, "jobs/j/")
-			for _, o := range objs {
-				if strings.HasSuffix(o.Key, "random.bin") {
-					r, _ := b.NewReader(ctx, o.Key)
-					body, _ := io.ReadAll(r)
-					r.Close()
-					body[len(body)/3] ^= 0x40
-					w, _ := b.NewWriter(ctx, o.Key, checkpoint.WriteOptions{})
-					w.Write(body)
-					if err := w.Close(); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+			flipBit(t, b, "random.bin", 3)
 			want := sum
 			if want == "" {
 				want = "sha256"
@@ -350,5 +327,36 @@ func TestChecksumCatchesDamage(t *testing.T) {
 	_, err := checkpoint.NewStore(fileBucket(t), "", checkpoint.Options{Checksum: "md5"}).Save(context.Background(), "j", 1, t.TempDir(), nil, checkpoint.Meta{})
 	if err == nil || !strings.Contains(err.Error(), `unknown checksum "md5"`) {
 		t.Fatalf("md5: %v", err)
+	}
+}
+
+// flipBit flips one bit, 1/frac of the way into every stored object whose
+// key ends in suffix, keeping its size.
+func flipBit(t *testing.T, b checkpoint.Bucket, suffix string, frac int) {
+	t.Helper()
+	ctx := context.Background()
+	objs, err := b.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if !strings.HasSuffix(o.Key, suffix) {
+			continue
+		}
+		r, err := b.NewReader(ctx, o.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r)
+		r.Close()
+		body[len(body)/frac] ^= 0x40
+		w, err := b.NewWriter(ctx, o.Key, checkpoint.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(body)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
