@@ -336,49 +336,8 @@ func TestStaticProgramRefused(t *testing.T) {
 // ErrExited with the job's own, complete output.
 func TestCheckpointRacingTheExit(t *testing.T) {
 	e := engine(t, dmtcp.Options{})
-	ctx := testCtx(t)
 	argv := []string{bins["count"], "5", "60"} // about 300 ms
-	straight, err := enginetest.Straight(ctx, argv)
-	if err != nil {
+	if err := enginetest.RaceTheExit(testCtx(t), e, t.TempDir(), argv, t.Logf); err != nil {
 		t.Fatal(err)
-	}
-	want := enginetest.LastLine(straight)
-	for _, after := range []time.Duration{220, 260, 300, 340} {
-		for _, stop := range []bool{true, false} {
-			root := filepath.Join(t.TempDir(), "job")
-			h, err := enginetest.Start(ctx, e, root, argv, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(after * time.Millisecond)
-			img, err := h.Proc.Checkpoint(ctx, stop)
-			switch {
-			case errors.Is(err, runner.ErrExited):
-				ex, _ := h.Wait(ctx)
-				if ex.Checkpointed || ex.Code != 0 || enginetest.LastLine(h.Stdout.String()) != want {
-					t.Fatalf("after %d ms, stop=%v: ErrExited but exit %+v, output %q", after, stop, ex, h.Stdout)
-				}
-				t.Logf("after %d ms, stop=%v: the job's exit won", after, stop)
-			case err != nil:
-				t.Fatalf("after %d ms, stop=%v: %v", after, stop, err)
-			default:
-				snap, err := enginetest.Copy(root, img)
-				if err != nil {
-					t.Fatal(err)
-				}
-				h.Proc.Kill()
-				if ex, _ := h.Wait(ctx); stop && !ex.Checkpointed {
-					t.Fatalf("after %d ms: a stop checkpoint's exit is %+v", after, ex)
-				}
-				r, err := enginetest.Start(ctx, e, root, argv, snap)
-				if err != nil {
-					t.Fatalf("after %d ms, stop=%v: restore: %v", after, stop, err)
-				}
-				if ex, _ := r.Wait(ctx); ex.Code != 0 || enginetest.LastLine(r.Stdout.String()) != want {
-					t.Fatalf("after %d ms, stop=%v: restored job exit %+v, output %q", after, stop, ex, r.Stdout)
-				}
-				t.Logf("after %d ms, stop=%v: checkpointed and restored", after, stop)
-			}
-		}
 	}
 }

@@ -6,6 +6,7 @@ package enginetest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -192,4 +193,63 @@ func Chain(ctx context.Context, e runner.Engine, root string, argv []string, hop
 		}
 		sizes = append(sizes, img.Bytes)
 	}
+}
+
+// RaceTheExit asks for a checkpoint (stopping and not) around the moment
+// the job given by argv ends (it should run about 300 ms) and checks that
+// each attempt has one of two outcomes, never a mix: an image that restores
+// to the straight run's result, or runner.ErrExited with the job's own,
+// complete output. logf hears which outcome each attempt had.
+func RaceTheExit(ctx context.Context, e runner.Engine, root string, argv []string, logf func(string, ...any)) error {
+	straight, err := Straight(ctx, argv)
+	if err != nil {
+		return err
+	}
+	want := LastLine(straight)
+	for i, after := range []time.Duration{220, 260, 300, 340} {
+		for _, stop := range []bool{true, false} {
+			dir := filepath.Join(root, fmt.Sprintf("race-%d-%v", i, stop), "job")
+			if err := raceOnce(ctx, e, dir, argv, after*time.Millisecond, stop, want, logf); err != nil {
+				return fmt.Errorf("after %d ms, stop=%v: %w", after, stop, err)
+			}
+		}
+	}
+	return nil
+}
+
+func raceOnce(ctx context.Context, e runner.Engine, root string, argv []string, after time.Duration, stop bool, want string, logf func(string, ...any)) error {
+	h, err := Start(ctx, e, root, argv, nil)
+	if err != nil {
+		return err
+	}
+	time.Sleep(after)
+	img, err := h.Proc.Checkpoint(ctx, stop)
+	switch {
+	case errors.Is(err, runner.ErrExited):
+		ex, _ := h.Wait(ctx)
+		if ex.Checkpointed || ex.Code != 0 || LastLine(h.Stdout.String()) != want {
+			return fmt.Errorf("ErrExited but exit %+v, output %q", ex, h.Stdout.String())
+		}
+		logf("after %s, stop=%v: the job's exit won", after, stop)
+		return nil
+	case err != nil:
+		return err
+	}
+	snap, err := Copy(root, img)
+	if err != nil {
+		return err
+	}
+	h.Proc.Kill()
+	if ex, _ := h.Wait(ctx); stop && !ex.Checkpointed {
+		return fmt.Errorf("a stop checkpoint's exit is %+v", ex)
+	}
+	r, err := Start(ctx, e, root, argv, snap)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if ex, _ := r.Wait(ctx); ex.Code != 0 || LastLine(r.Stdout.String()) != want {
+		return fmt.Errorf("restored job exit %+v, output %q", ex, r.Stdout.String())
+	}
+	logf("after %s, stop=%v: checkpointed and restored", after, stop)
+	return nil
 }
