@@ -10,6 +10,10 @@ import "encoding/json"
 type KeyValue struct {
 	Key   string `json:"key"`
 	Value any    `json:"value"`
+	// Init marks an action parameter that OpenWhisk passes to the
+	// container once, at /init, as an environment variable, and never in
+	// an activation's input.
+	Init bool `json:"init,omitempty"`
 }
 
 // KeyValues is an ordered list of parameters or annotations.
