@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/wskx/wskx/composer"
+	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/whisk"
 )
 
@@ -19,8 +20,20 @@ type API interface {
 
 // Deploy creates or updates both actions of a plan. The step goes first:
 // a conductor that exists only ever refers to a step that exists too.
-// Deploying the same plan again changes nothing but the versions.
+// Deploying the same plan again changes nothing but the versions. A
+// deployed conductor's secret is kept, so that running jobs' states and
+// reports still verify after an update.
 func Deploy(ctx context.Context, api API, plan *composer.Plan) error {
+	if old, err := api.GetAction(ctx, plan.Conductor.Name); err == nil {
+		if s, ok := old.Parameters.Get(hop.SecretEnv).(string); ok {
+			if _, err := hop.ParseSecret(s); err == nil {
+				plan.Conductor.Parameters = plan.Conductor.Parameters.Set(hop.SecretEnv, s)
+				plan.Step.Parameters = plan.Step.Parameters.Set(hop.SecretEnv, s)
+			}
+		}
+	} else if !whisk.IsNotFound(err) {
+		return fmt.Errorf("deploy %s: %w", plan.Conductor.Name, err)
+	}
 	for _, a := range []*whisk.Action{&plan.Step, &plan.Conductor} {
 		body := &whisk.Action{Exec: a.Exec, Annotations: a.Annotations, Parameters: a.Parameters, Limits: a.Limits}
 		if _, err := api.PutAction(ctx, a.Name, body, true); err != nil {

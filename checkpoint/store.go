@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -40,7 +39,8 @@ type Options struct {
 //	jobs/JOB/gen-000003/ATTEMPT/files/PATH   file contents (ATTEMPT is random per Save)
 //	jobs/JOB/gen-000003/manifest.json        written last, create-if-absent
 //	jobs/JOB/result.json                     final result, create-if-absent
-//	jobs/JOB/claims/hop-000004-001           hop leases, create-if-absent
+//	jobs/JOB/job.json                        what the job started with, create-if-absent
+//	jobs/JOB/leases/0000000007               holdings of the job, create-if-absent (lease.go)
 type Store struct {
 	b      Bucket
 	prefix string
@@ -55,6 +55,9 @@ type Meta struct {
 	EngineVersion string    `json:"engine_version,omitempty"`
 	Key           string    `json:"key,omitempty"`
 	Created       time.Time `json:"created"`
+	// Lease is the saver's lease token: the manifest is written only
+	// while no newer holding exists. 0 saves without a lease.
+	Lease int `json:"lease,omitempty"`
 }
 
 // File is one stored file of a generation.
@@ -200,6 +203,9 @@ func (s *Store) Save(ctx context.Context, job string, gen int, root string, file
 	if err != nil {
 		return Manifest{}, fmt.Errorf("save: %w", err)
 	}
+	if err := s.fence(ctx, job, meta.Lease); err != nil {
+		return Manifest{}, fmt.Errorf("save %s gen %d: %w", job, gen, err)
+	}
 	if err := s.put(ctx, mkey, body, true); err != nil {
 		return Manifest{}, fmt.Errorf("save %s gen %d: manifest: %w", job, gen, err)
 	}
@@ -326,16 +332,43 @@ func genOf(name string) (int, bool) {
 }
 
 // Generations lists the job's whole generations, oldest first. A manifest
-// that does not parse is logged and left out.
+// that does not parse is left out (Listing reports it).
 func (s *Store) Generations(ctx context.Context, job string) ([]Manifest, error) {
+	l, err := s.Listing(ctx, job)
+	return l.Whole, err
+}
+
+// Listing is what a job's generations are.
+type Listing struct {
+	Whole []Manifest // readable manifests, oldest first
+	// Damaged are generations whose manifest exists but cannot be read:
+	// never restored, but their numbers are taken.
+	Damaged []int
+}
+
+// Highest is the highest generation number in use, readable or not: the
+// next save must go above it.
+func (l Listing) Highest() int {
+	n := 0
+	if len(l.Whole) > 0 {
+		n = l.Whole[len(l.Whole)-1].Generation
+	}
+	for _, d := range l.Damaged {
+		n = max(n, d)
+	}
+	return n
+}
+
+// Listing reads every manifest of the job.
+func (s *Store) Listing(ctx context.Context, job string) (Listing, error) {
 	if err := validJob(job); err != nil {
-		return nil, fmt.Errorf("generations: %w", err)
+		return Listing{}, fmt.Errorf("generations: %w", err)
 	}
 	objs, err := s.b.List(ctx, s.jobDir(job))
 	if err != nil {
-		return nil, fmt.Errorf("generations: %w", err)
+		return Listing{}, fmt.Errorf("generations: %w", err)
 	}
-	var out []Manifest
+	var out Listing
 	for _, o := range objs {
 		rest := strings.TrimPrefix(o.Key, s.jobDir(job))
 		dir, file, ok := strings.Cut(rest, "/")
@@ -348,26 +381,37 @@ func (s *Store) Generations(ctx context.Context, job string) ([]Manifest, error)
 			if errors.Is(err, ErrNotFound) {
 				continue // pruned meanwhile
 			}
-			return nil, fmt.Errorf("generations: %w", err)
+			return Listing{}, fmt.Errorf("generations: %w", err)
 		}
 		var m Manifest
 		if err := json.Unmarshal(body, &m); err != nil || m.Generation != gen || m.Job != job {
-			s.log.Warn("unreadable manifest ignored", "job", job, "gen", gen)
+			out.Damaged = append(out.Damaged, gen)
 			continue
 		}
-		out = append(out, m)
+		out.Whole = append(out.Whole, m)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Generation < out[j].Generation })
+	sort.Slice(out.Whole, func(i, j int) bool { return out.Whole[i].Generation < out.Whole[j].Generation })
+	sortInts(out.Damaged)
 	return out, nil
 }
 
-// CommitResult records the job's final result create-if-absent. The loser
-// of a race gets the winner's bytes and won == false.
-func (s *Store) CommitResult(ctx context.Context, job string, result []byte) ([]byte, bool, error) {
+func sortInts(s []int) { sort.Ints(s) }
+
+// CommitResult records the job's final result create-if-absent, if the
+// committer's lease token (0: none) is still the newest. The loser of a
+// race gets the winner's bytes and won == false.
+func (s *Store) CommitResult(ctx context.Context, job string, result []byte, lease int) ([]byte, bool, error) {
 	if err := validJob(job); err != nil {
 		return nil, false, fmt.Errorf("commit result: %w", err)
 	}
 	key := s.jobDir(job) + "result.json"
+	if err := s.fence(ctx, job, lease); err != nil {
+		// A newer holder may have committed meanwhile: its result is the one.
+		if stored, ok, rerr := s.Result(ctx, job); rerr == nil && ok {
+			return stored, false, nil
+		}
+		return nil, false, fmt.Errorf("commit result: %w", err)
+	}
 	err := s.put(ctx, key, result, true)
 	if err == nil {
 		return result, true, nil
@@ -395,25 +439,4 @@ func (s *Store) Result(ctx context.Context, job string) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("result: %w", err)
 	}
 	return b, true, nil
-}
-
-// Claim takes the lease for (hop, attempt) create-if-absent. The loser
-// learns the holder's owner string.
-func (s *Store) Claim(ctx context.Context, job string, hop, attempt int, owner string) (bool, string, error) {
-	if err := validJob(job); err != nil {
-		return false, "", fmt.Errorf("claim: %w", err)
-	}
-	key := fmt.Sprintf("%sclaims/hop-%06d-%03d", s.jobDir(job), hop, attempt)
-	err := s.put(ctx, key, []byte(owner), true)
-	if err == nil {
-		return true, owner, nil
-	}
-	if !errors.Is(err, ErrExists) {
-		return false, "", fmt.Errorf("claim: %w", err)
-	}
-	holder, err := s.readAll(ctx, key)
-	if err != nil {
-		return false, "", fmt.Errorf("claim: read holder: %w", err)
-	}
-	return false, string(bytes.TrimSpace(holder)), nil
 }

@@ -18,7 +18,14 @@ type Code struct {
 	Policy    json.RawMessage `json:"policy"`              // the policy document (policies.Parse reads it)
 	Step      string          `json:"step,omitempty"`      // conductor: fully qualified step action name
 	Conductor string          `json:"conductor,omitempty"` // step: fully qualified conductor action name
+	// Baseline deploys the step as an experiment's baseline instead of a
+	// chain's step ("" or BaselineSelfInvoke). It is part of the action,
+	// so no caller can choose it.
+	Baseline string `json:"baseline,omitempty"`
 }
+
+// BaselineSelfInvoke is the original design's self-invoking function.
+const BaselineSelfInvoke = "self-invoke"
 
 // ParseCode reads /init code. It fails on anything that is not a wskx
 // composition, so a proxy never guesses its role.
@@ -37,6 +44,15 @@ func ParseCode(b []byte) (Code, error) {
 	}
 	if c.Role == RoleConductor && c.Step == "" {
 		return c, fmt.Errorf("parse code: a conductor needs the step action's name")
+	}
+	switch c.Baseline {
+	case "":
+	case BaselineSelfInvoke:
+		if c.Role != RoleStep {
+			return c, fmt.Errorf("parse code: only a step can be the %q baseline", c.Baseline)
+		}
+	default:
+		return c, fmt.Errorf("parse code: unknown baseline %q", c.Baseline)
 	}
 	return c, nil
 }

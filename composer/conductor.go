@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,70 +23,83 @@ type Decision struct {
 	// that carries the job on past the composition length limit. The
 	// caller invokes it and then ends this invocation with HandoffResult.
 	Handoff map[string]any
+	handed  carried
+}
+
+// Env is what Decide needs besides its input: the policy, the step
+// action's fully qualified name, the deployment's secret, the clock, and a
+// source of fresh ids (idempotency keys and chain ids).
+type Env struct {
+	Policy *policies.Policy
+	Step   string
+	Secret []byte
+	Now    time.Time
+	NewID  func() string
 }
 
 // Decide is the conductor's decision logic. input is the conductor run's
 // input as the controller builds it: the invocation's parameters on the
 // first run, afterwards the step's result with the carried state laid over
-// it. step is the step action's fully qualified name; newKey makes an
-// idempotency key when the policy gives none.
+// it. The carried state and the step's report are authenticated with the
+// deployment's secret; anything that does not verify is refused.
 //
 // The rules, in order:
-//   - first run (no state, or a handed-off state): start at hop 1, or at
-//     the handed-off hop, attempt 1;
+//   - first run (no state, or a handed-over state): start the job, or go
+//     on with the handed-over one, budgets and hop numbers kept;
 //   - the step finished: end with the job's output and a chain summary;
 //   - the step checkpointed: check max_hops, max_duration, continue and
-//     the length limit, then ask for the next hop from the new generation;
+//     the length limit, then ask for the next hop;
+//   - another invocation runs the job: ask again (the step waited);
 //   - the step failed (or the platform failed it, which leaves only an
-//     error): retry from the newest whole generation while retries last;
+//     error): retry while retries last;
 //   - anything else ends the chain with an error naming the hop, the cause
-//     and the generation to resume from.
-func Decide(p *policies.Policy, step string, input map[string]any, now time.Time, newKey func() string) Decision {
-	st, mid, err := readState(input)
+//     and the command that resumes the job.
+//
+// Hop and attempt numbers come from the step's report, which reads them
+// from the job's lease in storage: the state only caches them.
+func Decide(e Env, input map[string]any) Decision {
+	st, phase, err := readState(e, input)
 	if err != nil {
-		return fail(nil, "", err.Error())
+		return fail(nil, "state", err.Error())
 	}
-	if !mid {
-		return first(p, step, input, st, now, newKey)
+	if phase != phaseMid {
+		return first(e, input, st, phase == phaseHandoff)
 	}
-	report, hasReport, err := readReport(input)
+	report, hasReport, err := hop.DecodeReport(input)
 	if err != nil {
-		return failed(p, step, st, now, "the step returned an unreadable report: "+err.Error(), true)
+		return failed(e, st, "the step returned an unreadable report: "+err.Error(), true)
 	}
 	if !hasReport {
 		// The platform ended the step (timeout, crash, bad result): OpenWhisk
 		// hands the conductor only the error.
 		cause := "the step returned no report"
-		if e, ok := input["error"]; ok {
-			cause = errorText(e)
+		if v, ok := input["error"]; ok {
+			cause = errorText(v)
 		}
-		return failed(p, step, st, now, cause, true)
+		return failed(e, st, cause, true)
 	}
-	st.Engine = report.Engine
+	if err := report.Verify(e.Secret, input); err != nil {
+		return failed(e, st, fmt.Sprintf("the step's report is refused: %v", err), true)
+	}
+	if report.Job != st.Job {
+		return failed(e, st, fmt.Sprintf("the step reported on job %q, not %q", report.Job, st.Job), true)
+	}
+	st.adopt(report)
 	switch report.Status {
 	case hop.Done:
-		st.Totals = st.Totals.Add(report.Metrics)
-		st.Last = report.Metrics
-		if report.Generation > st.Generation {
-			st.Generation = report.Generation
-		}
-		out := jobOutput(input)
-		out[hop.StateKey] = summary(st, now, report.Replayed)
+		out := hop.StripReserved(input)
+		out[hop.StateKey] = summary(st, e.Now, report.Replayed)
 		return Decision{Result: map[string]any{"params": out}}
 	case hop.Checkpointed:
-		st.Totals = st.Totals.Add(report.Metrics)
-		st.Last = report.Metrics
-		if report.Generation > st.Generation {
-			st.Generation = report.Generation
-		}
 		st.Hop++
 		st.Attempt = 1
-		return next(p, step, st, now)
-	case hop.Failed:
-		st.Totals = st.Totals.Add(report.Metrics)
-		if report.Generation > st.Generation {
-			st.Generation = report.Generation
+		return next(e, st)
+	case hop.Waiting:
+		if el := elapsed(st, e.Now); el >= e.Policy.Chain.MaxDuration {
+			return fail(&st, "max_duration", fmt.Sprintf("another invocation still runs the job after %s, past max_duration (%s)", el.Round(time.Millisecond), e.Policy.Chain.MaxDuration))
 		}
+		return call(e, st, 0)
+	case hop.Failed:
 		cause := report.Cause
 		if cause == "" {
 			cause = "the hop failed"
@@ -96,162 +110,215 @@ func Decide(p *policies.Policy, step string, input map[string]any, now time.Time
 		if report.StderrTail != "" {
 			cause += "; stderr: " + strings.TrimSpace(report.StderrTail)
 		}
-		return failed(p, step, st, now, cause, report.Retryable)
+		return failed(e, st, cause, report.Retryable)
 	default:
-		return failed(p, step, st, now, fmt.Sprintf("the step reported an unknown status %q", report.Status), true)
+		return failed(e, st, fmt.Sprintf("the step reported an unknown status %q", report.Status), true)
 	}
 }
 
 // carried is the conductor's state with the fields only Decide uses.
 type carried struct {
 	hop.State
-	Engine string `json:"engine,omitempty"`
+	Engine   string   `json:"engine,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// readState finds the carried state. mid is true when this run follows a
-// component of this invocation; a state with no components used is a
-// job handed over from an earlier invocation (or resumed by hand).
-func readState(input map[string]any) (carried, bool, error) {
+// adopt takes what the step knows better than the state: where the job
+// stands, as its lease says, and what the hop measured.
+func (st *carried) adopt(r hop.Report) {
+	if r.Hop > 0 {
+		st.Hop, st.Attempt = r.Hop, max(r.Attempt, 1)
+	}
+	if r.Started > 0 {
+		st.Started = r.Started
+	}
+	if r.Engine != "" {
+		st.Engine = r.Engine
+	}
+	if r.Generation > st.Generation {
+		st.Generation = r.Generation
+	}
+	st.Totals = st.Totals.Add(r.Metrics)
+	if r.Status != hop.Failed {
+		st.Last = r.Metrics
+	}
+	for _, w := range r.Warnings {
+		if !slices.Contains(st.Warnings, w) {
+			st.Warnings = append(st.Warnings, w)
+		}
+	}
+}
+
+type phase int
+
+const (
+	phaseFirst   phase = iota // a new invocation of a job
+	phaseMid                  // after a component of this invocation
+	phaseHandoff              // a job handed over from another invocation
+)
+
+// readState finds and verifies the carried state.
+func readState(e Env, input map[string]any) (carried, phase, error) {
 	var st carried
 	raw, ok := input[hop.StateKey]
 	if !ok {
-		return st, false, nil
+		return st, phaseFirst, nil
 	}
-	if err := remarshal(raw, &st); err != nil {
-		return st, false, fmt.Errorf("the %s parameter is not a chain state: %v", hop.StateKey, err)
+	if m, isMap := raw.(map[string]any); isMap {
+		if _, isSummary := m["hops"]; isSummary {
+			// The summary of an earlier wskx job whose result is this
+			// invocation's input (a sequence of two jobs): not a state.
+			return st, phaseFirst, nil
+		}
 	}
-	return st, st.Components > 0, nil
+	if err := hop.Open(e.Secret, hop.PurposeState, raw, &st); err == nil {
+		return st, phaseMid, nil
+	}
+	if err := hop.Open(e.Secret, hop.PurposeHandoff, raw, &st); err == nil {
+		return st, phaseHandoff, nil
+	}
+	return st, phaseFirst, fmt.Errorf("the %s parameter is not a state this deployment wrote (forged, altered, cut short or sealed with another key); "+
+		"to go on with a job, invoke the conductor with its parameters again, or use `wskx resume NAME KEY`", hop.StateKey)
 }
 
-func readReport(input map[string]any) (hop.Report, bool, error) {
-	var r hop.Report
-	raw, ok := input[hop.StepKey]
-	if !ok {
-		return r, false, nil
-	}
-	if err := remarshal(raw, &r); err != nil {
-		return r, true, err
-	}
-	return r, true, nil
-}
-
-// first starts an invocation: a new job, or one handed over.
-func first(p *policies.Policy, step string, input map[string]any, st carried, now time.Time, newKey func() string) Decision {
+// first starts an invocation: a new job, a job named by its key (a second
+// invocation or wskx resume), or one handed over.
+func first(e Env, input map[string]any, st carried, handed bool) Decision {
 	if _, ok := input[hop.StepKey]; ok {
 		return fail(nil, "", fmt.Sprintf("%s is a reserved parameter name", hop.StepKey))
 	}
-	if st.Key == "" {
-		// A new job: its parameters are the invocation's.
-		params := jobOutput(input)
-		key, err := p.IdempotencyKey(policies.Env{Hop: 1, Attempt: 1, Timeout: p.Job.Timeout, Params: params})
-		if err != nil {
-			return fail(nil, "", err.Error())
-		}
-		if key == "" {
-			key = newKey()
-		}
-		st = carried{State: hop.State{Key: key, Hop: 1, Params: params, Started: now.UnixMilli(), Invocation: 1}}
-	} else {
-		// Handed over or resumed: keep the job's history, count a new invocation.
-		if st.Hop < 1 {
-			st.Hop = 1
-		}
-		if st.Started == 0 {
-			st.Started = now.UnixMilli()
-		}
-		if st.Params == nil {
-			st.Params = jobOutput(input)
-		}
+	if handed {
+		// Handed over: keep the job's history, budgets and hop numbers.
 		st.Invocation++
+		st.Components = 0
+		return call(e, st, 0)
 	}
-	st.Job = JobID(p.Name, st.Key)
-	st.Attempt = 1
-	st.Components = 0
-	return call(p, step, st, 0)
+	params := hop.StripReserved(input)
+	key, err := e.Policy.IdempotencyKey(policies.Env{Hop: 1, Attempt: 1, Timeout: e.Policy.Job.Timeout, Params: params})
+	if err != nil {
+		return fail(nil, "", err.Error())
+	}
+	fromRecord := false
+	if raw, ok := input[hop.ResumeKey]; ok {
+		named, isString := raw.(string)
+		if !isString || named == "" || len(named) > maxKey {
+			return fail(nil, "", fmt.Sprintf("%s must be a job's idempotency key (a string of 1 to %d characters)", hop.ResumeKey, maxKey))
+		}
+		if key != "" && len(params) > 0 && key != named {
+			return fail(nil, "", fmt.Sprintf("the key %q does not match the parameters: the policy's idempotency key for them is %q", named, key))
+		}
+		key, fromRecord = named, len(params) == 0
+	}
+	if key == "" {
+		key = e.NewID()
+	}
+	st = carried{State: hop.State{Key: key, Chain: e.NewID(), Hop: 1, Attempt: 1, Params: params,
+		Started: e.Now.UnixMilli(), Invocation: 1, FromRecord: fromRecord}}
+	st.Job = JobID(e.Policy.Name, st.Key)
+	return call(e, st, 0)
 }
 
+// maxKey bounds an idempotency key named by a caller.
+const maxKey = 1024
+
 // next asks for the next hop after a checkpoint, if the policy allows.
-func next(p *policies.Policy, step string, st carried, now time.Time) Decision {
+func next(e Env, st carried) Decision {
+	p := e.Policy
 	if st.Hop > p.Chain.MaxHops {
 		return fail(&st, "max_hops", fmt.Sprintf("the job needs more than max_hops (%d) hops", p.Chain.MaxHops))
 	}
-	if el := elapsed(st, now); el >= p.Chain.MaxDuration {
+	if el := elapsed(st, e.Now); el >= p.Chain.MaxDuration {
 		return fail(&st, "max_duration", fmt.Sprintf("the job ran for %s, past max_duration (%s)", el.Round(time.Millisecond), p.Chain.MaxDuration))
 	}
-	ok, err := p.Continue(env(p, st, now))
+	ok, err := p.Continue(env(p, st, e.Now))
 	if err != nil {
 		return fail(&st, "continue", err.Error())
 	}
 	if !ok {
 		return fail(&st, "continue", fmt.Sprintf("the continue condition %q is false", p.Chain.Continue))
 	}
-	return call(p, step, st, 0)
+	return call(e, st, 0)
 }
 
 // failed retries a failed hop from the newest whole generation, or ends.
-func failed(p *policies.Policy, step string, st carried, now time.Time, cause string, retryable bool) Decision {
+// The attempt is the job's own (from its lease), so the budget holds
+// across hand-overs, resumes and other invocations.
+func failed(e Env, st carried, cause string, retryable bool) Decision {
+	p := e.Policy
 	if !retryable {
 		return fail(&st, "failed", cause)
 	}
 	if st.Attempt > p.Chain.Retries.Max {
 		return fail(&st, "retries", fmt.Sprintf("%s (after %d attempts)", cause, st.Attempt))
 	}
-	if el := elapsed(st, now); el >= p.Chain.MaxDuration {
+	if el := elapsed(st, e.Now); el >= p.Chain.MaxDuration {
 		return fail(&st, "max_duration", fmt.Sprintf("%s, and the job is past max_duration (%s)", cause, p.Chain.MaxDuration))
 	}
 	st.Attempt++
 	st.Retries++
-	backoff := p.Chain.Retries.Backoff << (st.Attempt - 2)
-	if backoff > p.Chain.Retries.MaxBackoff || backoff <= 0 {
-		backoff = p.Chain.Retries.MaxBackoff
+	return call(e, st, backoff(p.Chain.Retries, st.Attempt))
+}
+
+// backoff is the wait before attempt (2, 3, ...): Backoff doubling per
+// attempt up to MaxBackoff, whatever the attempt number says.
+func backoff(r policies.Retries, attempt int) time.Duration {
+	shift := min(max(attempt-2, 0), 30)
+	d := r.Backoff << shift
+	if d > r.MaxBackoff || d <= 0 {
+		d = r.MaxBackoff
 	}
-	return call(p, step, st, backoff)
+	return d
 }
 
 // call returns the continuation that runs the step, or hands the job to a
 // new invocation when the next component would pass the length limit.
-func call(p *policies.Policy, step string, st carried, backoff time.Duration) Decision {
+func call(e Env, st carried, wait time.Duration) Decision {
+	p := e.Policy
 	if st.Components+1 > p.Chain.LengthLimit {
 		if p.Chain.OnLengthLimit == policies.OnLimitFail {
 			return fail(&st, "length_limit", fmt.Sprintf("the next hop would pass the composition length limit (%d components)", p.Chain.LengthLimit))
 		}
 		handed := st
 		handed.Components = 0
-		return Decision{Handoff: map[string]any{hop.StateKey: handed}, Result: nil}
+		token, err := hop.Seal(e.Secret, hop.PurposeHandoff, handed)
+		if err != nil {
+			return fail(&st, "length_limit", err.Error())
+		}
+		return Decision{Handoff: map[string]any{hop.StateKey: token}, handed: handed}
 	}
 	req := hop.Request{
 		Job: st.Job, Key: st.Key, Hop: st.Hop, Attempt: st.Attempt, Generation: st.Generation,
-		Started: st.Started, BackoffMS: backoff.Milliseconds(), Last: st.Last,
+		Started: st.Started, BackoffMS: wait.Milliseconds(), Last: st.Last, Chain: st.Chain, FromRecord: st.FromRecord,
 	}
 	params := maps.Clone(st.Params)
 	if params == nil {
 		params = map[string]any{}
 	}
 	params[hop.StepKey] = req
-	// Count the component about to run, as the controller does; a count
-	// above zero also tells the next run that it follows a component.
+	// Count the component about to run, as the controller does.
 	st.Components++
+	token, err := hop.Seal(e.Secret, hop.PurposeState, st)
+	if err != nil {
+		return fail(&st, "state", err.Error())
+	}
 	return Decision{Result: map[string]any{
-		"action": step,
+		"action": e.Step,
 		"params": params,
-		"state":  map[string]any{hop.StateKey: st},
+		"state":  map[string]any{hop.StateKey: token},
 	}}
 }
 
 // HandoffResult ends an invocation whose job went on in another one.
-func HandoffResult(handoff map[string]any, next string, now time.Time) map[string]any {
-	var st carried
-	_ = remarshal(handoff[hop.StateKey], &st)
-	s := summary(st, now, false)
+func (d Decision) HandoffResult(next string, now time.Time) map[string]any {
+	s := summary(d.handed, now, false)
 	s.Continued = next
 	return map[string]any{"params": map[string]any{hop.StateKey: s}}
 }
 
 // HandoffFailed ends an invocation whose job could not be handed to a new
-// one, saying where to resume it.
-func HandoffFailed(handoff map[string]any, err error) map[string]any {
-	var st carried
-	_ = remarshal(handoff[hop.StateKey], &st)
+// one, saying how to resume it.
+func (d Decision) HandoffFailed(err error) map[string]any {
+	st := d.handed
 	return fail(&st, "length_limit", fmt.Sprintf("the composition length limit was reached and the job could not move to a new invocation: %v", err)).Result
 }
 
@@ -264,7 +331,7 @@ func fail(st *carried, reason, cause string) Decision {
 		e["reason"] = "input"
 	}
 	if st != nil {
-		e["message"] = fmt.Sprintf("hop %d: %s; resume from generation %d with `wskx resume %s`", st.Hop, cause, st.Generation, st.Key)
+		e["message"] = fmt.Sprintf("hop %d: %s; resume from generation %d with `wskx resume NAME %s`", st.Hop, cause, st.Generation, st.Key)
 		e["job"] = st.Job
 		e["key"] = st.Key
 		e["hop"] = st.Hop
@@ -278,7 +345,7 @@ func summary(st carried, now time.Time, replayed bool) hop.Summary {
 	hops := st.Hop
 	return hop.Summary{
 		Job: st.Job, Key: st.Key, Hops: hops, Retries: st.Retries, Invocations: max(st.Invocation, 1),
-		Generation: st.Generation, Engine: st.Engine, Replayed: replayed,
+		Generation: st.Generation, Engine: st.Engine, Replayed: replayed, Warnings: st.Warnings,
 		ElapsedMS: elapsed(st, now).Milliseconds(), Totals: st.Totals, Previous: st.Previous,
 	}
 }
@@ -307,17 +374,6 @@ func LastHop(m hop.Metrics) policies.LastHop {
 		CheckpointTime: ms(m.CheckpointMS / n), WorkTime: ms(m.WorkMS), UploadTime: ms(m.UploadMS / n),
 		DownloadTime: ms(m.DownloadMS), RestoreTime: ms(m.RestoreMS), Bytes: m.ImageBytes,
 	}
-}
-
-// jobOutput is the input without wskx's reserved keys.
-func jobOutput(input map[string]any) map[string]any {
-	out := make(map[string]any, len(input))
-	for k, v := range input {
-		if k != hop.StateKey && k != hop.StepKey {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // JobID derives a job's id from its policy and idempotency key, so the same

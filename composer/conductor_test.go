@@ -24,8 +24,24 @@ func testPolicy(t *testing.T, chain string) *policies.Policy {
 	return p
 }
 
+// testSecret is the deployment's secret in these tests.
+var testSecret = mustSecret(hop.NewSecret())
+
+func mustSecret(s string) []byte {
+	b, err := hop.ParseSecret(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func testEnv(p *policies.Policy, now time.Time) Env {
+	return Env{Policy: p, Step: testStep, Secret: testSecret, Now: now, NewID: fixedKey}
+}
+
 // stateAfter is the controller's side of the protocol: the step's result
-// with the continuation's state laid over it.
+// with the continuation's state laid over it. A report in the step's
+// result is signed as the step signs it, for the job it was asked about.
 func stateAfter(t *testing.T, d Decision, stepResult map[string]any) map[string]any {
 	t.Helper()
 	if d.Result["action"] != testStep {
@@ -34,6 +50,17 @@ func stateAfter(t *testing.T, d Decision, stepResult map[string]any) map[string]
 	in := map[string]any{}
 	for k, v := range stepResult {
 		in[k] = v
+	}
+	if _, ok := stepResult[hop.StepKey]; ok {
+		rep, _, err := hop.DecodeReport(roundTrip(t, stepResult))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep.Job = request(t, d).Job
+		if err := rep.Sign(testSecret, roundTrip(t, stepResult)); err != nil {
+			t.Fatal(err)
+		}
+		in[hop.StepKey] = rep
 	}
 	for k, v := range d.Result["state"].(map[string]any) {
 		in[k] = v
@@ -200,7 +227,7 @@ func TestDecide(t *testing.T) {
 				if e == nil || e["reason"] != "retries" || !strings.Contains(e["message"].(string), "boom again (after 2 attempts)") {
 					t.Errorf("result = %v", d.Result)
 				}
-				if !strings.Contains(e["message"].(string), "wskx resume generated-key") {
+				if !strings.Contains(e["message"].(string), "wskx resume NAME generated-key") {
 					t.Errorf("error does not say how to resume: %v", e)
 				}
 			},
@@ -275,7 +302,7 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("no handoff: %v", d.Result)
 				}
 				var st hop.State
-				if err := remarshal(d.Handoff[hop.StateKey], &st); err != nil {
+				if err := hop.Open(testSecret, hop.PurposeHandoff, d.Handoff[hop.StateKey], &st); err != nil {
 					t.Fatal(err)
 				}
 				if st.Hop != 3 || st.Generation != 2 || st.Components != 0 || st.Key != "generated-key" {
@@ -311,7 +338,7 @@ func TestDecide(t *testing.T) {
 				if i > 0 {
 					input = stateAfter(t, d, s.result)
 				}
-				d = Decide(p, testStep, input, t0.Add(s.after), fixedKey)
+				d = Decide(testEnv(p, t0.Add(s.after)), input)
 				if d.Result != nil {
 					d.Result = roundTrip(t, d.Result)
 				}
@@ -322,26 +349,30 @@ func TestDecide(t *testing.T) {
 }
 
 func TestDecideHandedOverJob(t *testing.T) {
-	p := testPolicy(t, "chain:\n  length_limit: 2\n")
-	st := hop.State{Job: JobID("job", "k"), Key: "k", Hop: 3, Generation: 2, Started: t0.UnixMilli(), Invocation: 1,
-		Params: map[string]any{"n": 3.0}}
-	d := Decide(p, testStep, roundTrip(t, map[string]any{hop.StateKey: st}), t0.Add(time.Minute), fixedKey)
-	r := request(t, d)
-	if r.Hop != 3 || r.Generation != 2 || r.Key != "k" || r.Started != t0.UnixMilli() {
-		t.Errorf("request = %+v", r)
-	}
-	var carriedState hop.State
-	if err := remarshal(d.Result["state"].(map[string]any)[hop.StateKey], &carriedState); err != nil {
+	p := testPolicy(t, "chain:\n  length_limit: 3\n")
+	st := carried{State: hop.State{Job: JobID("job", "k"), Key: "k", Hop: 3, Attempt: 2, Retries: 4, Generation: 2, Started: t0.UnixMilli(), Invocation: 1,
+		Params: map[string]any{"n": 3.0}, Chain: "c1"}}
+	token, err := hop.Seal(testSecret, hop.PurposeHandoff, st)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if carriedState.Invocation != 2 || carriedState.Components != 1 {
+	d := Decide(testEnv(p, t0.Add(time.Minute)), roundTrip(t, map[string]any{hop.StateKey: token}))
+	r := request(t, d)
+	if r.Hop != 3 || r.Attempt != 2 || r.Generation != 2 || r.Key != "k" || r.Started != t0.UnixMilli() || r.Chain != "c1" {
+		t.Errorf("request = %+v, want hop 3 attempt 2 of chain c1: a hand-over keeps budgets and hop numbers", r)
+	}
+	var carriedState carried
+	if err := hop.Open(testSecret, hop.PurposeState, d.Result["state"].(map[string]any)[hop.StateKey], &carriedState); err != nil {
+		t.Fatal(err)
+	}
+	if carriedState.Invocation != 2 || carriedState.Components != 1 || carriedState.Retries != 4 {
 		t.Errorf("state = %+v", carriedState)
 	}
 }
 
 func TestDecideRejectsReservedParameter(t *testing.T) {
 	p := testPolicy(t, "")
-	d := Decide(p, testStep, map[string]any{hop.StepKey: map[string]any{}}, t0, fixedKey)
+	d := Decide(testEnv(p, t0), map[string]any{hop.StepKey: map[string]any{}})
 	if e := errorOf(d); e == nil || !strings.Contains(e["message"].(string), "reserved") {
 		t.Errorf("result = %v", d.Result)
 	}

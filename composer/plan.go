@@ -2,9 +2,11 @@ package composer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/whisk"
 )
@@ -25,6 +27,12 @@ type Options struct {
 	Namespace string // "_" (the caller's) by default
 	Name      string // the conductor's name; the policy's by default
 	Image     string // the runtime image; DefaultImage by default
+	// Secret authenticates the state and reports that cross between the
+	// two actions (hop.NewSecret); a fresh one when empty. Redeploying a
+	// running job's actions must keep it (chain.Deploy does).
+	Secret string
+	// Baseline deploys the step as an experiment's baseline (Code.Baseline).
+	Baseline string
 }
 
 // Plan is a compiled composition: the two actions to deploy.
@@ -59,10 +67,20 @@ func Compile(p *policies.Policy, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
-	stepCode, err := marshal(Code{Role: RoleStep, Policy: doc, Conductor: fq(conductorName)})
+	stepCode, err := marshal(Code{Role: RoleStep, Policy: doc, Conductor: fq(conductorName), Baseline: opts.Baseline})
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
+
+	if opts.Secret == "" {
+		opts.Secret = hop.NewSecret()
+	}
+	if _, err := hop.ParseSecret(opts.Secret); err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	// An init parameter reaches the container once, at /init, as an
+	// environment variable, and never an activation's input or result.
+	secret := whisk.KeyValues{{Key: hop.SecretEnv, Value: opts.Secret, Init: true}}
 
 	common := whisk.KeyValues{
 		{Key: "wskx-policy", Value: p.Name},
@@ -81,10 +99,10 @@ func Compile(p *policies.Policy, opts Options) (*Plan, error) {
 			Name:        conductorName,
 			Exec:        &whisk.Exec{Kind: "blackbox", Image: opts.Image, Code: condCode},
 			Annotations: append(whisk.KeyValues{{Key: "conductor", Value: true}, {Key: "wskx-role", Value: RoleConductor}}, common...),
-			// No default parameters: OpenWhisk lays them under every conductor
-			// run's input, and they would leak into the job's final result.
-			// The policy's defaults travel in the code instead.
-			Parameters: whisk.KeyValues{},
+			// No other default parameters: OpenWhisk lays them under every
+			// conductor run's input, and they would leak into the job's final
+			// result. The policy's defaults travel in the code instead.
+			Parameters: slices.Clone(secret),
 			Limits:     &whisk.Limits{Timeout: int(ConductorTimeout.Milliseconds()), Memory: ConductorMemory},
 		},
 		Step: whisk.Action{
@@ -92,7 +110,7 @@ func Compile(p *policies.Policy, opts Options) (*Plan, error) {
 			Name:        stepName,
 			Exec:        &whisk.Exec{Kind: "blackbox", Image: opts.Image, Code: stepCode},
 			Annotations: append(whisk.KeyValues{{Key: "wskx-role", Value: RoleStep}}, common...),
-			Parameters:  whisk.KeyValues{},
+			Parameters:  slices.Clone(secret),
 			Limits:      &whisk.Limits{Timeout: int(p.Job.Timeout.Milliseconds()), Memory: p.Job.Memory},
 		},
 	}

@@ -4,7 +4,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
+	"github.com/wskx/wskx/whisk"
 )
 
 func TestCompileExamples(t *testing.T) {
@@ -52,8 +54,24 @@ func TestCompileExamples(t *testing.T) {
 			if err != nil || cc.Role != RoleConductor || cc.Step != "/guest/"+s.Name {
 				t.Fatalf("conductor code: %+v, %v", cc, err)
 			}
-			if _, err := NewConductor(cc, nil); err != nil {
+			// Both actions carry the same secret, as an init parameter only.
+			for _, a := range []struct {
+				name string
+				kv   whisk.KeyValues
+			}{{"conductor", c.Parameters}, {"step", s.Parameters}} {
+				if len(a.kv) != 1 || a.kv[0].Key != hop.SecretEnv || !a.kv[0].Init || a.kv[0].Value != c.Parameters[0].Value {
+					t.Errorf("%s parameters %+v, want the one secret as an init parameter", a.name, a.kv)
+				}
+			}
+			secret, err := hop.ParseSecret(c.Parameters[0].Value.(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := NewConductor(cc, secret, nil); err != nil {
 				t.Errorf("conductor code does not compile: %v", err)
+			}
+			if _, err := NewConductor(cc, nil, nil); err == nil {
+				t.Error("a conductor without its secret was made")
 			}
 			sc, err := ParseCode([]byte(s.Exec.Code))
 			if err != nil || sc.Role != RoleStep || sc.Conductor != "/guest/"+c.Name {
@@ -69,6 +87,8 @@ func TestCompileExamples(t *testing.T) {
 func TestParseCodeRejects(t *testing.T) {
 	for _, src := range []string{
 		``, `[]`, `{"wskx":"driver","policy":{}}`, `{"wskx":"step"}`, `{"wskx":"conductor","policy":{"job":{}}}`,
+		`{"wskx":"conductor","policy":{"job":{}},"step":"/_/s","baseline":"self-invoke"}`,
+		`{"wskx":"step","policy":{"job":{}},"baseline":"no-such"}`,
 	} {
 		if _, err := ParseCode([]byte(src)); err == nil {
 			t.Errorf("ParseCode(%q) accepted it", src)

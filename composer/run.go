@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
 )
 
@@ -35,20 +36,24 @@ type Conductor struct {
 	// is a field so that tests can see the handoff without a platform.
 	invoker func(Activation) (Invoker, error)
 	now     func() time.Time
+	secret  []byte
 }
 
-// NewConductor compiles a conductor's code. invoker builds the REST client
-// used at the composition length limit from the activation's API host and
-// key.
-func NewConductor(code Code, invoker func(Activation) (Invoker, error)) (*Conductor, error) {
+// NewConductor compiles a conductor's code. secret is the deployment's
+// (hop.SecretEnv); invoker builds the REST client used at the composition
+// length limit from the activation's API host and key.
+func NewConductor(code Code, secret []byte, invoker func(Activation) (Invoker, error)) (*Conductor, error) {
 	if code.Role != RoleConductor {
 		return nil, fmt.Errorf("conductor: code is for the %q role", code.Role)
+	}
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("conductor: no %s: the conductor cannot authenticate its state; deploy it with wskx deploy, which sets it", hop.SecretEnv)
 	}
 	p, err := policies.Parse(code.Policy, "<conductor code>")
 	if err != nil {
 		return nil, fmt.Errorf("conductor: %w", err)
 	}
-	return &Conductor{policy: p, step: code.Step, invoker: invoker, now: time.Now}, nil
+	return &Conductor{policy: p, step: code.Step, invoker: invoker, now: time.Now, secret: secret}, nil
 }
 
 // Policy is the conductor's compiled policy.
@@ -56,20 +61,20 @@ func (c *Conductor) Policy() *policies.Policy { return c.policy }
 
 // Run decides one conductor activation and returns its result.
 func (c *Conductor) Run(ctx context.Context, params map[string]any, act Activation) (map[string]any, error) {
-	d := Decide(c.policy, c.step, params, c.now(), uuid.NewString)
+	d := Decide(Env{Policy: c.policy, Step: c.step, Secret: c.secret, Now: c.now(), NewID: uuid.NewString}, params)
 	if d.Handoff == nil {
 		return d.Result, nil
 	}
 	if c.invoker == nil {
-		return HandoffFailed(d.Handoff, fmt.Errorf("no API client is configured")), nil
+		return d.HandoffFailed(fmt.Errorf("no API client is configured")), nil
 	}
 	inv, err := c.invoker(act)
 	if err != nil {
-		return HandoffFailed(d.Handoff, err), nil
+		return d.HandoffFailed(err), nil
 	}
 	id, err := inv.InvokeAsync(ctx, act.ActionName, d.Handoff)
 	if err != nil {
-		return HandoffFailed(d.Handoff, fmt.Errorf("invoke %s: %w", act.ActionName, err)), nil
+		return d.HandoffFailed(fmt.Errorf("invoke %s: %w", act.ActionName, err)), nil
 	}
-	return HandoffResult(d.Handoff, id, c.now()), nil
+	return d.HandoffResult(id, c.now()), nil
 }

@@ -123,7 +123,13 @@ func (o *OpenWhisk) Run(ctx context.Context, r Run) (Result, error) {
 	if ns == "" {
 		ns = "_"
 	}
-	plan, err := composer.Compile(p, composer.Options{Namespace: ns})
+	opts := composer.Options{Namespace: ns}
+	if r.Baseline == BaselineSelfInvoke {
+		// The baseline is a kind of step action, made here; no request
+		// can turn a chain's step into it.
+		opts.Baseline = composer.BaselineSelfInvoke
+	}
+	plan, err := composer.Compile(p, opts)
 	if err != nil {
 		return res, fmt.Errorf("experiment: %w", err)
 	}
@@ -204,7 +210,7 @@ func (o *OpenWhisk) runSteps(ctx context.Context, plan *composer.Plan, r Run, si
 	if params == nil {
 		params = map[string]any{}
 	}
-	params[hop.StepKey] = hop.Request{Job: id, Key: id, Hop: 1, Attempt: 1, Started: time.Now().UnixMilli(), Mode: mode}
+	params[hop.StepKey] = hop.Request{Job: id, Key: id, Hop: 1, Attempt: 1, Started: time.Now().UnixMilli()}
 	inv, err := o.API.Invoke(ctx, plan.Step.Name, params, whisk.InvokeOptions{})
 	if err != nil {
 		return nil, err

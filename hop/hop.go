@@ -8,11 +8,36 @@ package hop
 // continuation's state) and the chain summary (in the final result);
 // StepKey holds the request in the step's parameters and the report in the
 // step's result. They differ because the controller lays the state over the
-// step's result and the state would otherwise hide the report.
+// step's result and the state would otherwise hide the report. ResumeKey
+// names a job by its idempotency key on a conductor's first run (wskx
+// resume); NextKey is the self-invoke baseline's next activation.
 const (
-	StateKey = "$wskx"
-	StepKey  = "$wskx_step"
+	StateKey  = "$wskx"
+	StepKey   = "$wskx_step"
+	ResumeKey = "$wskx_resume"
+	NextKey   = "$wskx_next"
 )
+
+// Reserved says whether a parameter or result key belongs to wskx.
+func Reserved(key string) bool {
+	switch key {
+	case StateKey, StepKey, ResumeKey, NextKey:
+		return true
+	}
+	return false
+}
+
+// StripReserved returns m without wskx's reserved keys: the job's own
+// parameters or output.
+func StripReserved(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if !Reserved(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
 
 // Request is what the conductor asks of one step activation.
 type Request struct {
@@ -24,9 +49,13 @@ type Request struct {
 	Started    int64   `json:"started"`              // epoch ms at which the job's first hop was requested
 	BackoffMS  int64   `json:"backoff_ms,omitempty"` // wait this long before starting (retry backoff)
 	Last       Metrics `json:"last"`                 // the previous hop's measurements
-	// Mode selects a baseline behaviour of the step ("" for the chain,
-	// "self-invoke" for the original design's self-invoking function).
-	Mode string `json:"mode,omitempty"`
+	// Chain identifies the conductor chain asking (kept across hand-overs,
+	// new for every other invocation), so that a step can tell its own
+	// chain's lease from another chain's.
+	Chain string `json:"chain,omitempty"`
+	// FromRecord asks the step to run the job with the parameters recorded
+	// when it started (wskx resume without parameters).
+	FromRecord bool `json:"from_record,omitempty"`
 }
 
 // Status says how a step activation ended.
@@ -37,25 +66,34 @@ const (
 	Checkpointed Status = "checkpointed" // the job was checkpointed and stopped; carry on from Generation
 	Done         Status = "done"         // the job finished; its output is the rest of the result
 	Failed       Status = "failed"       // the hop failed; Retryable says whether a retry can help
+	// Waiting says another chain holds the job's lease and is running it:
+	// this chain waited and asks again, without spending a retry.
+	Waiting Status = "waiting"
 )
 
 // Report is what a step activation returns under StepKey.
 type Report struct {
 	// Job, Hop and Attempt echo the request, so that a step's activation
 	// record alone says which hop it was.
-	Job        string  `json:"job"`
-	Hop        int     `json:"hop"`
-	Attempt    int     `json:"attempt"`
-	Status     Status  `json:"status"`
-	Engine     string  `json:"engine"`
-	Generation int     `json:"generation,omitempty"` // newest generation this hop wrote, else the one it restored
-	Restored   int     `json:"restored,omitempty"`   // generation this hop restored the job from, 0 for a fresh start
-	Retryable  bool    `json:"retryable,omitempty"`
-	Cause      string  `json:"cause,omitempty"`
-	ExitCode   int     `json:"exit_code,omitempty"`
-	StderrTail string  `json:"stderr_tail,omitempty"`
-	Replayed   bool    `json:"replayed,omitempty"` // the result was read back from the store, not computed
-	Metrics    Metrics `json:"metrics"`
+	// Hop and Attempt are the job's own, from its lease in storage: they
+	// go on across hand-overs, resumes and other invocations of the job.
+	Job        string   `json:"job"`
+	Hop        int      `json:"hop"`
+	Attempt    int      `json:"attempt"`
+	Started    int64    `json:"started,omitempty"` // epoch ms of the job's first hop, from storage
+	Status     Status   `json:"status"`
+	Engine     string   `json:"engine"`
+	Generation int      `json:"generation,omitempty"` // newest generation this hop wrote, else the one it restored
+	Restored   int      `json:"restored,omitempty"`   // generation this hop restored the job from, 0 for a fresh start
+	Retryable  bool     `json:"retryable,omitempty"`
+	Cause      string   `json:"cause,omitempty"`
+	ExitCode   int      `json:"exit_code,omitempty"`
+	StderrTail string   `json:"stderr_tail,omitempty"`
+	Replayed   bool     `json:"replayed,omitempty"` // the result was read back from the store, not computed
+	Warnings   []string `json:"warnings,omitempty"` // damage found in storage and worked around
+	Metrics    Metrics  `json:"metrics"`
+	// MAC authenticates the report and the job output beside it (Sign).
+	MAC string `json:"mac,omitempty"`
 }
 
 // Metrics are one hop's measurements, in milliseconds and bytes.
@@ -105,8 +143,10 @@ type State struct {
 	Started    int64          `json:"started"`
 	Invocation int            `json:"invocation"` // 1 + number of times the job moved to a new invocation
 	Components int            `json:"components"` // component activations used in this invocation
-	Retries    int            `json:"retries"`    // failed attempts over the whole job
-	Params     map[string]any `json:"params"`     // the job's input parameters, carried to every hop
+	Retries    int            `json:"retries"`    // failed attempts seen by this chain
+	Chain      string         `json:"chain"`      // see Request.Chain
+	FromRecord bool           `json:"from_record,omitempty"`
+	Params     map[string]any `json:"params"` // the job's input parameters, carried to every hop
 	Last       Metrics        `json:"last"`
 	Totals     Metrics        `json:"totals"`
 	Previous   []string       `json:"previous,omitempty"` // ids of earlier invocations of this job
@@ -122,6 +162,7 @@ type Summary struct {
 	Generation  int      `json:"generation"`
 	Engine      string   `json:"engine"`
 	Replayed    bool     `json:"replayed,omitempty"`
+	Warnings    []string `json:"warnings,omitempty"`
 	ElapsedMS   int64    `json:"elapsed_ms"`
 	Totals      Metrics  `json:"totals"`
 	Previous    []string `json:"previous,omitempty"`

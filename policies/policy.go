@@ -49,6 +49,8 @@ type Job struct {
 	Result string
 	// Dir is the parent of the job's fixed absolute paths.
 	Dir string
+	// APIKey gives the job the activation's OpenWhisk API key.
+	APIKey bool
 }
 
 // Checkpoint is the schedule. Either or both may be set; neither means

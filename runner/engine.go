@@ -53,6 +53,17 @@ type Exit struct {
 	// Checkpointed is true when the job ended because a stopping
 	// checkpoint completed (its exit status is then not the job's own).
 	Checkpointed bool
+	// EngineFailed is true when the engine itself failed (DMTCP's exit
+	// status 99 with its assertion message), not the job: a retry can help.
+	EngineFailed bool
+}
+
+// fixedPaths is implemented by engines whose images name absolute paths
+// (DMTCP reopens files and the working directory where they were): such a
+// job runs at the same folder in every container, which its lease keeps
+// to one activation at a time. Other engines get a folder per activation.
+type fixedPaths interface {
+	FixedPaths() bool
 }
 
 // ErrExited is returned by Checkpoint when the job exited before or while

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wskx/wskx/composer"
+	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/runner"
 )
 
@@ -90,14 +91,34 @@ func (c *container) post(t *testing.T, path string, body any) (int, map[string]a
 	return resp.StatusCode, out
 }
 
-// initStep sends /init with a step role for policy (YAML or JSON).
-func (c *container) initStep(t *testing.T, policy string) {
+// testSecret is the deployment secret of the tests' actions.
+var testSecret = hop.NewSecret()
+
+func testSecretBytes(t *testing.T) []byte {
 	t.Helper()
-	code, err := json.Marshal(composer.Code{Role: composer.RoleStep, Policy: yamlToJSON(t, policy), Conductor: "/guest/c"})
+	b, err := hop.ParseSecret(testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, out := c.post(t, "/init", map[string]any{"value": map[string]any{"name": "step", "main": "main", "code": string(code)}})
+	return b
+}
+
+// initStep sends /init with a step role for policy (YAML or JSON).
+func (c *container) initStep(t *testing.T, policy string) {
+	t.Helper()
+	c.initCode(t, composer.Code{Role: composer.RoleStep, Policy: yamlToJSON(t, policy), Conductor: "/guest/c"})
+}
+
+// initCode sends /init with code and the deployment secret as OpenWhisk
+// sends an init parameter.
+func (c *container) initCode(t *testing.T, code composer.Code) {
+	t.Helper()
+	b, err := json.Marshal(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, out := c.post(t, "/init", map[string]any{"value": map[string]any{"name": "step", "main": "main", "code": string(b),
+		"env": map[string]string{hop.SecretEnv: testSecret}}})
 	if st != http.StatusOK {
 		t.Fatalf("/init: %d %v", st, out)
 	}

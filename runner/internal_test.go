@@ -3,27 +3,58 @@ package runner
 import (
 	"testing"
 	"time"
+
+	"github.com/wskx/wskx/checkpoint"
 )
 
 func TestHolderAlive(t *testing.T) {
 	now := time.UnixMilli(1_700_000_000_000)
 	tests := []struct {
-		name  string
-		owner string
-		alive bool
-		id    string
+		name     string
+		deadline time.Time
+		alive    bool
 	}{
-		{"before its deadline", ownerString("a1", now.Add(time.Second)), true, "a1"},
-		{"within the grace", ownerString("a1", now.Add(-claimGrace/2)), true, "a1"},
-		{"past deadline and grace", ownerString("a1", now.Add(-claimGrace-time.Millisecond)), false, "a1"},
-		{"no deadline: never taken over", "a2", true, "a2"},
-		{"bad deadline: never taken over", "a3 deadline=soon", true, "a3"},
+		{"before its deadline", now.Add(time.Second), true},
+		{"within the grace", now.Add(-leaseGrace / 2), true},
+		{"past deadline and grace", now.Add(-leaseGrace - time.Millisecond), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			alive, id, _ := holderAlive(tc.owner, now)
-			if alive != tc.alive || id != tc.id {
-				t.Errorf("holderAlive(%q) = %v, %q; want %v, %q", tc.owner, alive, id, tc.alive, tc.id)
+			if got := holderAlive(checkpoint.Lease{Deadline: tc.deadline.UnixMilli()}, now); got != tc.alive {
+				t.Errorf("holderAlive = %v, want %v", got, tc.alive)
+			}
+		})
+	}
+}
+
+// TestPosition: where the next holder of a job stands, from the newest
+// holding and the generations.
+func TestPosition(t *testing.T) {
+	gens := func(hops ...int) checkpoint.Listing {
+		var l checkpoint.Listing
+		for i, h := range hops {
+			l.Whole = append(l.Whole, checkpoint.Manifest{Generation: i + 1, Meta: checkpoint.Meta{Hop: h}})
+		}
+		return l
+	}
+	tests := []struct {
+		name         string
+		lease        checkpoint.Lease
+		held         bool
+		listing      checkpoint.Listing
+		hop, attempt int
+	}{
+		{"a new job", checkpoint.Lease{}, false, gens(), 1, 1},
+		{"the holder's hop checkpointed", checkpoint.Lease{Hop: 3, Attempt: 2}, true, gens(1, 2, 3), 4, 1},
+		{"the holder's hop left nothing", checkpoint.Lease{Hop: 3, Attempt: 2}, true, gens(1, 2), 3, 3},
+		{"the holder's first attempt failed", checkpoint.Lease{Hop: 1, Attempt: 1}, true, gens(), 1, 2},
+		{"generations older than any lease", checkpoint.Lease{}, false, gens(1, 2), 3, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, a := position(tc.lease, tc.held, tc.listing)
+			if h != tc.hop || a != tc.attempt {
+				t.Errorf("position = hop %d attempt %d, want hop %d attempt %d", h, a, tc.hop, tc.attempt)
 			}
 		})
 	}

@@ -37,7 +37,7 @@ storage:
 `, script, t.TempDir(), t.TempDir())
 }
 
-func noneDeps(store *memStore) runner.Deps {
+func noneDeps(store *testStore) runner.Deps {
 	return runner.Deps{
 		Engine: func(ctx context.Context, name string) (runner.Engine, error) {
 			if name != "none" {
@@ -87,7 +87,9 @@ func TestProxyProtocol(t *testing.T) {
 			check: func(t *testing.T, st int, out, body map[string]any) {
 				wantOK(t, st, out)
 				want := map[string]any{"ns": "guest", "name": "/guest/step", "version": "0.0.1", "id": body["activation_id"],
-					"tx": "tx1", "deadline": body["deadline"], "key": "u:k", "host": "http://127.0.0.1:3233"}
+					// The API key stays out unless the policy asks (job.api_key):
+					// a checkpoint image saves the job's environment.
+					"tx": "tx1", "deadline": body["deadline"], "key": "", "host": "http://127.0.0.1:3233"}
 				for k, v := range want {
 					if out[k] != v {
 						t.Errorf("%s: got %v, want %v", k, out[k], v)
@@ -127,7 +129,7 @@ func TestProxyProtocol(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newContainer(t, noneDeps(newMemStore()), func(k string) string {
+			c := newContainer(t, noneDeps(newTestStore(t)), func(k string) string {
 				if k == "__OW_API_HOST" {
 					return "http://127.0.0.1:3233"
 				}
@@ -183,7 +185,7 @@ func TestProxyInit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newContainer(t, noneDeps(newMemStore()), nil)
+			c := newContainer(t, noneDeps(newTestStore(t)), nil)
 			for i, b := range tc.bodies {
 				st, out := c.post(t, "/init", map[string]any{"value": b})
 				if st != tc.want[i] {
@@ -201,7 +203,7 @@ func TestProxyInit(t *testing.T) {
 // must read it and stop a job that cannot checkpoint before it.
 func TestProxyDeadlineAsNumber(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	c := newContainer(t, noneDeps(newMemStore()), nil)
+	c := newContainer(t, noneDeps(newTestStore(t)), nil)
 	c.initStep(t, shellPolicy(t, fmt.Sprintf("echo $$ > %s; exec sleep 30", pidFile)))
 	body := runBody(map[string]any{}, time.Now())
 	body["deadline"] = time.Now().Add(1500 * time.Millisecond).UnixMilli()
@@ -227,7 +229,7 @@ func TestProxyDeadlineAsNumber(t *testing.T) {
 // TestProxyOneRunAtATime sends two /run at once; their jobs must not overlap.
 func TestProxyOneRunAtATime(t *testing.T) {
 	marks := filepath.Join(t.TempDir(), "marks")
-	c := newContainer(t, noneDeps(newMemStore()), nil)
+	c := newContainer(t, noneDeps(newTestStore(t)), nil)
 	c.initStep(t, shellPolicy(t, fmt.Sprintf(`echo start >> %s; sleep 0.3; echo end >> %s; echo '{}'`, marks, marks)))
 	var wg sync.WaitGroup
 	for range 2 {

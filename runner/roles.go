@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/wskx/wskx/composer"
+	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/whisk"
 )
@@ -23,6 +24,22 @@ type Deps struct {
 	Logger         *slog.Logger
 	// Faults is WSKX_FAULT (see fault.go); empty in production.
 	Faults string
+	// Getenv reads the container's environment, where an image may set
+	// the deployment's secret (hop.SecretEnv) instead of /init's env.
+	Getenv func(string) string
+}
+
+// secret finds the deployment's secret: an init parameter (OpenWhisk's
+// way to give an action a secret) or the container's environment.
+func (d Deps) secret(init InitRequest) ([]byte, error) {
+	s := init.Env[hop.SecretEnv]
+	if s == "" && d.Getenv != nil {
+		s = d.Getenv(hop.SecretEnv)
+	}
+	if s == "" {
+		return nil, nil
+	}
+	return hop.ParseSecret(s)
 }
 
 // NewRoleFactory returns the RoleFactory of the wskx runtime: the /init
@@ -36,9 +53,13 @@ func NewRoleFactory(d Deps) RoleFactory {
 		if err != nil {
 			return nil, fmt.Errorf("init: %w", err)
 		}
+		secret, err := d.secret(init)
+		if err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
 		switch c.Role {
 		case composer.RoleConductor:
-			cond, err := composer.NewConductor(c, func(a composer.Activation) (composer.Invoker, error) {
+			cond, err := composer.NewConductor(c, secret, func(a composer.Activation) (composer.Invoker, error) {
 				return d.NewInvoker(a.APIHost, a.APIKey)
 			})
 			if err != nil {
@@ -51,7 +72,8 @@ func NewRoleFactory(d Deps) RoleFactory {
 				return nil, fmt.Errorf("init: %w", err)
 			}
 			s, err := NewStep(StepConfig{Policy: p, Conductor: c.Conductor, Engine: d.Engine, OpenStore: d.OpenStore,
-				NewInvoker: d.NewInvoker, Stdout: d.Stdout, Stderr: d.Stderr, Logger: d.Logger, Faults: d.Faults})
+				NewInvoker: d.NewInvoker, Stdout: d.Stdout, Stderr: d.Stderr, Logger: d.Logger, Faults: d.Faults,
+				Secret: secret, SelfInvoke: c.Baseline == composer.BaselineSelfInvoke})
 			if err != nil {
 				return nil, fmt.Errorf("init: %w", err)
 			}

@@ -16,16 +16,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wskx/wskx/checkpoint"
 	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
 )
-
-// ModeSelfInvoke is hop.Request.Mode for the original design's baseline:
-// no conductor; the step checkpoints at the deadline and invokes the next
-// hop itself. It has neither the one-result commit nor the exit-during-
-// checkpoint fix, so that duplicates can be measured.
-const ModeSelfInvoke = "self-invoke"
 
 // answerGuard is how long before the platform's deadline a step answers:
 // a step still busy then kills its job and reports, rather than being
@@ -51,6 +46,15 @@ type StepConfig struct {
 	Now func() time.Time
 	// Faults is WSKX_FAULT: crash points for recovery tests (fault.go).
 	Faults string
+	// Secret is the deployment's secret (hop.SecretEnv): reports are
+	// signed with it so that the conductor can tell them from forgeries.
+	Secret []byte
+	// SelfInvoke deploys the step as the original design's baseline: no
+	// conductor; the step checkpoints at the deadline and invokes the next
+	// hop itself, without the one-result commit, the lease or the
+	// exit-during-checkpoint fix, so that duplicates can be measured. It
+	// is chosen when the actions are made, never by a request.
+	SelfInvoke bool
 }
 
 // Step is the step role: it runs one hop of a job per activation.
@@ -115,7 +119,9 @@ type hopRun struct {
 	dirs     Dirs
 	engine   Engine
 	version  string
-	newest   int // newest generation known to exist (saved or listed)
+	newest   int // highest generation number in use (saved or listed, damaged included)
+	lease    checkpoint.Lease // this activation's holding of the job
+	listing  checkpoint.Listing
 	stdout   *tail
 	stderr   *tail
 	log      *slog.Logger
@@ -152,14 +158,8 @@ func (s *Step) Run(ctx context.Context, act Activation, params map[string]any) (
 
 // parse reads the request and the job's parameters.
 func (h *hopRun) parse(params map[string]any) error {
-	h.params = make(map[string]any, len(params))
-	for k, v := range params {
-		if k != hop.StepKey && k != hop.StateKey {
-			h.params[k] = v
-		}
-	}
-	raw, ok := params[hop.StepKey]
-	if ok {
+	h.params = hop.StripReserved(params)
+	if raw, ok := params[hop.StepKey]; ok {
 		b, err := json.Marshal(raw)
 		if err == nil {
 			err = json.Unmarshal(b, &h.req)
@@ -190,7 +190,7 @@ func (h *hopRun) parse(params map[string]any) error {
 	return nil
 }
 
-func (h *hopRun) selfInvoke() bool { return h.req.Mode == ModeSelfInvoke }
+func (h *hopRun) selfInvoke() bool { return h.s.cfg.SelfInvoke }
 
 func (h *hopRun) run(ctx context.Context) map[string]any {
 	if d := time.Duration(h.req.BackoffMS) * time.Millisecond; d > 0 {
@@ -216,7 +216,7 @@ func (h *hopRun) run(ctx context.Context) map[string]any {
 		} else if ok {
 			return h.done(res, true)
 		}
-		if out := h.claim(ctx); out != nil {
+		if out := h.admit(ctx); out != nil {
 			return out
 		}
 	}
@@ -244,51 +244,14 @@ func (h *hopRun) run(ctx context.Context) map[string]any {
 	return h.supervise(ctx, proc)
 }
 
-// claim takes the hop's lease. See claimGrace for the rule.
-func (h *hopRun) claim(ctx context.Context) map[string]any {
-	owner := ownerString(h.act.ID, h.deadline)
-	won, holder, err := h.store.Claim(ctx, h.req.Job, h.req.Hop, h.req.Attempt, owner)
-	if err != nil {
-		return h.failed(fmt.Sprintf("claim hop %d attempt %d: %v", h.req.Hop, h.req.Attempt, err), true)
-	}
-	if won || holder == owner {
-		return nil
-	}
-	alive, id, until := holderAlive(holder, h.s.cfg.Now())
-	if !alive {
-		h.log.Warn("taking over a hop whose holder is past its deadline", "holder", id, "deadline", until)
-		return nil
-	}
-	cause := fmt.Sprintf("hop %d attempt %d is being run by activation %s", h.req.Hop, h.req.Attempt, id)
-	if !until.IsZero() {
-		cause += " until " + until.UTC().Format(time.RFC3339Nano)
-		// A holder is dead once its deadline has passed. Waiting for that
-		// costs billed time, but the other way out is to fail a job that
-		// was resumed after a crash; wait when that leaves time to work.
-		free := until.Add(claimGrace)
-		if wait := time.Until(free); wait < time.Until(h.answerBy)/2 {
-			h.log.Warn("waiting for a hop's holder to pass its deadline", "holder", id, "wait", wait)
-			t := time.NewTimer(wait)
-			defer t.Stop()
-			t0 := h.s.cfg.Now()
-			h.rep.Metrics.WaitStart = t0.UnixMilli()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			h.rep.Metrics.WaitMS = h.s.cfg.Now().Sub(t0).Milliseconds()
-			if ctx.Err() == nil {
-				return nil
-			}
-		}
-	}
-	// Retryable: the conductor's backoff lets the holder finish or die.
-	return h.failed(cause, true)
-}
-
-// makeDirs wipes and creates the job's fixed paths.
+// makeDirs wipes and creates the job's folders: the same absolute paths
+// in every container for an engine that needs them (only the lease holder
+// is here), a folder of this activation's own otherwise.
 func (h *hopRun) makeDirs() error {
 	root := filepath.Join(h.p.Job.Dir, h.req.Job)
+	if fp, ok := h.engine.(fixedPaths); !ok || !fp.FixedPaths() {
+		root += "." + folderSafe(h.act.ID)
+	}
 	h.dirs = Dirs{Root: root, Work: filepath.Join(root, "work"), Ckpt: filepath.Join(root, "ckpt"),
 		Tmp: filepath.Join(root, "tmp"), State: filepath.Join(root, "state")}
 	if err := os.RemoveAll(root); err != nil {
@@ -317,8 +280,7 @@ func (h *hopRun) spec() (JobSpec, error) {
 	if err != nil {
 		return JobSpec{}, err
 	}
-	env := map[string]string{}
-	maps.Copy(env, h.act.Env)
+	env := jobEnv(h.act.Env, h.dirs, h.exposeAPIKey())
 	maps.Copy(env, h.p.Job.Env)
 	merged := maps.Clone(h.p.Params)
 	if merged == nil {
@@ -346,26 +308,43 @@ func (h *hopRun) launch(ctx context.Context) (Process, map[string]any) {
 	if err != nil {
 		return nil, h.failed(fmt.Sprintf("prepare the job: %v", err), false)
 	}
-	gens, err := h.store.Generations(ctx, h.req.Job)
-	if err != nil {
-		return nil, h.failed(fmt.Sprintf("list checkpoints: %v", err), true)
+	if h.selfInvoke() {
+		// The baseline has no admit step, which lists the generations.
+		l, err := h.store.Generations(ctx, h.req.Job)
+		if err != nil {
+			return nil, h.failed(fmt.Sprintf("list checkpoints: %v", err), true)
+		}
+		h.listing = l
 	}
-	restore := len(gens) > 0
+	whole := h.listing.Whole
+	// Saves go above every number in use: a generation whose manifest is
+	// damaged still holds its number, and reusing it would fail for ever.
+	h.newest = max(h.newest, h.listing.Highest())
+	restore := len(whole) > 0
 	if restore {
-		h.newest = gens[len(gens)-1]
+		newest := whole[len(whole)-1].Generation
 		t0 := time.Now()
 		gen, err := h.store.Restore(ctx, h.req.Job, 0, h.dirs.Root, h.engine.Name())
 		h.rep.Metrics.DownloadMS = time.Since(t0).Milliseconds()
 		if err != nil {
-			return nil, h.failed(fmt.Sprintf("restore generation %d: %v", h.newest, err), true)
+			return nil, h.failed(fmt.Sprintf("restore generation %d: %v", newest, err), true)
 		}
-		if gen != h.newest {
-			h.log.Warn("newest generation unusable; restored an older one", "newest", h.newest, "restored", gen)
+		if gen != newest {
+			h.warn(fmt.Sprintf("generation %d could not be restored (see the step's log); restored generation %d", newest, gen))
 		}
 		h.rep.Generation = gen
 		h.rep.Restored = gen
-	} else if h.req.Generation > 0 {
+	} else if h.req.Generation > 0 && len(h.listing.Damaged) == 0 {
 		return nil, h.failed(fmt.Sprintf("generation %d is not in the checkpoint storage", h.req.Generation), false)
+	}
+	if d := h.listing.Damaged; len(d) > 0 && (len(whole) == 0 || d[len(d)-1] > whole[len(whole)-1].Generation) {
+		// Reported by the hop that finds it; the next save goes above it and
+		// the prune after that removes it, so no later hop sees it again.
+		what := "the job starts again from the beginning"
+		if restore {
+			what = fmt.Sprintf("generation %d was restored instead", h.rep.Restored)
+		}
+		h.warn(fmt.Sprintf("the manifest of generation %d is unreadable; %s", d[len(d)-1], what))
 	}
 	t0 := time.Now()
 	proc, err := h.engine.Start(ctx, spec, h.dirs, restore)
@@ -404,11 +383,25 @@ func (h *hopRun) answer(out map[string]any) map[string]any {
 	if out == nil {
 		out = map[string]any{}
 	}
-	out[hop.StepKey] = h.rep
 	if h.next != "" {
-		out["$wskx_next"] = h.next
+		out[hop.NextKey] = h.next
 	}
+	if len(h.s.cfg.Secret) > 0 {
+		if err := h.rep.Sign(h.s.cfg.Secret, out); err != nil {
+			// Only a value JSON cannot carry gets here; the conductor then
+			// refuses the unsigned report and retries.
+			h.log.Error("sign report", "err", err)
+		}
+	}
+	out[hop.StepKey] = h.rep
 	return out
+}
+
+// warn records damage found in storage and worked around, in the log and
+// in the report.
+func (h *hopRun) warn(msg string) {
+	h.log.Warn(msg)
+	h.rep.Warnings = append(h.rep.Warnings, msg)
 }
 
 // lostMS is the work done after the newest image, which a later hop redoes:

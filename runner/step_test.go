@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wskx/wskx/checkpoint"
 	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
@@ -49,7 +50,7 @@ while :; do sleep 0.05; done
 
 type stepSetup struct {
 	engine   runner.Engine
-	store    *memStore
+	store    *testStore
 	timeout  time.Duration
 	margin   string
 	interval string // "" for none
@@ -156,7 +157,7 @@ func conductParams(t *testing.T, c *container, req hop.Request, params map[strin
 func TestStepChain(t *testing.T) {
 	for _, eng := range checkpointEngines(t) {
 		t.Run(eng.Name(), func(t *testing.T) {
-			s := stepSetup{engine: eng, store: newMemStore(), timeout: 1500 * time.Millisecond, margin: "500ms",
+			s := stepSetup{engine: eng, store: newTestStore(t), timeout: 1500 * time.Millisecond, margin: "500ms",
 				deadline: true, script: countScript, args: []string{"50"}}
 			c := s.container(t)
 			out, reps := conduct(t, c, "jchain", s.timeout, 20)
@@ -218,7 +219,7 @@ func TestStepInterval(t *testing.T) {
 			if eng.Name() == "dmtcp" {
 				timeout, margin, period, n, sum = 4*time.Second, "1500ms", "1s", 80, 3240.0
 			}
-			s := stepSetup{engine: eng, store: newMemStore(), timeout: timeout, margin: margin,
+			s := stepSetup{engine: eng, store: newTestStore(t), timeout: timeout, margin: margin,
 				deadline: true, interval: period, program: filepath.Join(workloads, "count"), args: []string{fmt.Sprint(n), "50"}, keep: 100}
 			c := s.container(t)
 			out, reps := conduct(t, c, "jinterval", s.timeout, 20)
@@ -241,7 +242,7 @@ func TestStepInterval(t *testing.T) {
 					t.Errorf("hop %d (%s) lost %d ms; the deadline checkpoint stops the job at its image", r.Hop, r.Status, r.Metrics.LostMS)
 				}
 			}
-			gens, _ := s.store.Generations(context.Background(), "jinterval")
+			gens := s.store.gens(t, "jinterval")
 			if len(gens) != total || total <= len(reps)-1 {
 				t.Errorf("%d generations stored, %d checkpoints counted over %d hops: want interval checkpoints beyond the %d deadline ones",
 					len(gens), total, len(reps), len(reps)-1)
@@ -250,7 +251,7 @@ func TestStepInterval(t *testing.T) {
 	}
 	for _, eng := range checkpointEngines(t) {
 		t.Run(eng.Name()+"/interval only", func(t *testing.T) {
-			s := stepSetup{engine: eng, store: newMemStore(), timeout: 1500 * time.Millisecond,
+			s := stepSetup{engine: eng, store: newTestStore(t), timeout: 1500 * time.Millisecond,
 				interval: "400ms", script: countScript, args: []string{"40"}}
 			c := s.container(t)
 			out, reps := conduct(t, c, "jionly", s.timeout, 20)
@@ -281,14 +282,14 @@ func TestStepInterval(t *testing.T) {
 func TestStepExitDuringCheckpoint(t *testing.T) {
 	for _, eng := range checkpointEngines(t) {
 		t.Run(eng.Name(), func(t *testing.T) {
-			s := stepSetup{engine: eng, store: newMemStore(), timeout: 1500 * time.Millisecond, margin: "500ms",
+			s := stepSetup{engine: eng, store: newTestStore(t), timeout: 1500 * time.Millisecond, margin: "500ms",
 				deadline: true, script: racerScript}
 			c := s.container(t)
 			out, rep := runHop(t, c, hop.Request{Job: "jrace", Hop: 1, Attempt: 1}, s.timeout)
 			if rep.Status != hop.Done || rep.Replayed || out["finished"] != "early" {
 				t.Fatalf("got %v %+v, want the job's own result", out, rep)
 			}
-			if gens, _ := s.store.Generations(context.Background(), "jrace"); len(gens) != 0 {
+			if gens := s.store.gens(t, "jrace"); len(gens) != 0 {
 				t.Errorf("generations %v are visible after the job won the race", gens)
 			}
 			// The conductor never asks for another hop; if something does,
@@ -301,49 +302,109 @@ func TestStepExitDuringCheckpoint(t *testing.T) {
 	}
 }
 
-// TestStepClaim: a hop held by a live activation is refused (retryably);
-// one held by an activation past its deadline is taken over, and one whose
-// holder dies soon is waited for.
-func TestStepClaim(t *testing.T) {
+// placeLease writes a holding of the job by another chain's activation
+// whose deadline is at deadline.
+func placeLease(t *testing.T, st runner.Store, job string, token int, deadline time.Time) {
+	t.Helper()
+	won, err := st.TakeLease(context.Background(), job, checkpoint.Lease{Token: token, Chain: "cother", Activation: "aholder",
+		Deadline: deadline.UnixMilli(), Hop: 1, Attempt: 1})
+	if err != nil || !won {
+		t.Fatalf("could not place the holder's lease: %v", err)
+	}
+}
+
+// TestStepLease: a job held by another chain's live activation is never
+// disturbed: the step waits, and answers Waiting if the holder outlives
+// its own time; a holder past its deadline is taken over at the next
+// token, as the next attempt of its hop; a holding of the asking chain
+// never blocks.
+func TestStepLease(t *testing.T) {
 	tests := []struct {
 		name     string
-		holder   time.Time // the holder's deadline
-		wantDone bool
+		holder   time.Duration // the holder's deadline, from the hop's start
+		chain    string        // the asking chain
+		want     hop.Status
+		attempt  int
+		waitedMS int64 // at least
 	}{
-		{"live holder refused", time.Now().Add(time.Hour), false},
-		{"dead holder taken over", time.Now().Add(-time.Minute), true},
-		// The runner allows a holder 2 s (claimGrace) past its deadline.
-		{"holder about to die waited for", time.Now().Add(500*time.Millisecond - 2*time.Second), true},
+		{"live holder waited for, then Waiting", time.Hour, "cmine", hop.Waiting, 0, 1000},
+		{"dead holder taken over", -time.Minute, "cmine", hop.Done, 2, 0},
+		// The runner allows a holder 2 s (leaseGrace) past its deadline.
+		{"holder about to die waited for", 500*time.Millisecond - 2*time.Second, "cmine", hop.Done, 2, 300},
+		{"own chain's holding does not block", time.Hour, "cother", hop.Done, 2, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := stepSetup{engine: coop(t), store: newMemStore(), timeout: 5 * time.Second, margin: "1s",
+			s := stepSetup{engine: coop(t), store: newTestStore(t), timeout: 2 * time.Second, margin: "1s",
 				deadline: true, script: countScript, args: []string{"2"}}
 			c := s.container(t)
-			owner := fmt.Sprintf("aholder deadline=%d", tc.holder.UnixMilli())
-			if won, _, _ := s.store.Claim(context.Background(), "jclaim", 1, 1, owner); !won {
-				t.Fatal("could not place the holder's claim")
+			placeLease(t, s.store, "jlease", 1, time.Now().Add(tc.holder))
+			_, rep := runHop(t, c, hop.Request{Job: "jlease", Hop: 1, Attempt: 1, Chain: tc.chain}, s.timeout)
+			if rep.Status != tc.want || rep.Metrics.WaitMS < tc.waitedMS {
+				t.Fatalf("got %+v, want %s after waiting at least %d ms", rep, tc.want, tc.waitedMS)
 			}
-			_, rep := runHop(t, c, hop.Request{Job: "jclaim", Hop: 1, Attempt: 1}, s.timeout)
-			if tc.wantDone {
-				if rep.Status != hop.Done {
-					t.Errorf("got %+v, want the hop taken over and done", rep)
+			l, _, err := s.store.Lease(context.Background(), "jlease")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == hop.Waiting {
+				if _, ok, _ := s.store.Result(context.Background(), "jlease"); ok || l.Token != 1 {
+					t.Errorf("the waiting hop ran the job (lease %+v)", l)
 				}
 				return
 			}
-			if rep.Status != hop.Failed || !rep.Retryable || !strings.Contains(rep.Cause, "aholder") {
-				t.Errorf("got %+v, want a refusal naming the holder", rep)
-			}
-			if _, ok, _ := s.store.Result(context.Background(), "jclaim"); ok {
-				t.Error("the refused hop ran the job")
+			if rep.Hop != 1 || rep.Attempt != tc.attempt || l.Token != 2 || l.Chain != tc.chain {
+				t.Errorf("report hop %d attempt %d, lease %+v; want hop 1 attempt %d at token 2", rep.Hop, rep.Attempt, l, tc.attempt)
 			}
 		})
 	}
 }
 
+// TestStepLeaseRace: two activations of different chains race for a job
+// whose holder died; exactly one runs it, and the other waits and returns
+// the same result, replayed.
+func TestStepLeaseRace(t *testing.T) {
+	s := stepSetup{engine: coop(t), store: newTestStore(t), timeout: 4 * time.Second, margin: "1s",
+		deadline: true, script: countScript, args: []string{"10"}}
+	policy := s.policy(t)
+	placeLease(t, s.store, "jrace2", 1, time.Now().Add(-time.Minute))
+	var cs [2]*container
+	for i := range cs {
+		cs[i] = newContainer(t, runner.Deps{
+			Engine:    func(ctx context.Context, name string) (runner.Engine, error) { return s.engine, nil },
+			OpenStore: s.store.opener(),
+		}, nil)
+		cs[i].initStep(t, policy)
+	}
+	var wg sync.WaitGroup
+	reps := make([]hop.Report, 2)
+	outs := make([]map[string]any, 2)
+	for i := range cs {
+		wg.Go(func() {
+			outs[i], reps[i] = runHop(t, cs[i], hop.Request{Job: "jrace2", Hop: 1, Attempt: 1, Chain: fmt.Sprintf("c%d", i)}, s.timeout)
+		})
+	}
+	wg.Wait()
+	ran, replayed := 0, 0
+	for i, r := range reps {
+		if r.Status != hop.Done || outs[i]["count"] != 10.0 {
+			t.Fatalf("activation %d: %v %+v", i, outs[i], r)
+		}
+		if r.Replayed {
+			replayed++
+		} else {
+			ran++
+		}
+	}
+	starts := strings.Count(cs[0].stderr.String()+cs[1].stderr.String(), "hop 1 starts")
+	if ran != 1 || replayed != 1 || starts != 1 {
+		t.Errorf("%d ran, %d replayed, the job started %d times; want one of each and one start", ran, replayed, starts)
+	}
+}
+
 // TestStepJobFails reports a job's non-zero exit with its stderr.
 func TestStepJobFails(t *testing.T) {
-	s := stepSetup{engine: coop(t), store: newMemStore(), timeout: 5 * time.Second, margin: "1s",
+	s := stepSetup{engine: coop(t), store: newTestStore(t), timeout: 5 * time.Second, margin: "1s",
 		deadline: true, script: `echo "cannot open input" >&2; exit 3`}
 	c := s.container(t)
 	_, rep := runHop(t, c, hop.Request{Job: "jfail", Hop: 1, Attempt: 1}, s.timeout)
@@ -413,7 +474,7 @@ func TestStepSelfInvoke(t *testing.T) {
 			api := &selfInvokeAPI{delay: tc.delay}
 			srv := httptest.NewServer(api)
 			defer srv.Close()
-			s := stepSetup{engine: coop(t), store: newMemStore(), timeout: 3 * time.Second, margin: "1500ms",
+			s := stepSetup{engine: coop(t), store: newTestStore(t), timeout: 3 * time.Second, margin: "1500ms",
 				deadline: true, script: tc.script, args: tc.args}
 			c := newContainer(t, runner.Deps{
 				Engine:    func(ctx context.Context, name string) (runner.Engine, error) { return s.engine, nil },
@@ -424,8 +485,8 @@ func TestStepSelfInvoke(t *testing.T) {
 				}
 				return ""
 			})
-			c.initStep(t, s.policy(t))
-			req := hop.Request{Job: "jself", Hop: 1, Mode: runner.ModeSelfInvoke}
+			c.initCode(t, composer.Code{Role: composer.RoleStep, Policy: yamlToJSON(t, s.policy(t)), Conductor: "/guest/c", Baseline: composer.BaselineSelfInvoke})
+			req := hop.Request{Job: "jself", Hop: 1}
 			st, out := c.post(t, "/run", runBody(map[string]any{"x": "y", hop.StepKey: req}, time.Now().Add(s.timeout)))
 			if st != http.StatusOK {
 				t.Fatalf("%d %v", st, out)
@@ -451,10 +512,10 @@ func TestStepSelfInvoke(t *testing.T) {
 			var next hop.Request
 			b, _ := json.Marshal(api.params[0][hop.StepKey])
 			_ = json.Unmarshal(b, &next)
-			if next.Hop != 2 || next.Generation != 1 || next.Mode != runner.ModeSelfInvoke || api.params[0]["x"] != "y" {
+			if next.Hop != 2 || next.Generation != 1 || api.params[0]["x"] != "y" {
 				t.Errorf("next hop's parameters: %v", api.params[0])
 			}
-			if gens, _ := s.store.Generations(context.Background(), "jself"); len(gens) != 1 {
+			if gens := s.store.gens(t, "jself"); len(gens) != 1 {
 				t.Errorf("generations %v, want 1", gens)
 			}
 		})
@@ -492,7 +553,7 @@ func coop(t *testing.T) runner.Engine {
 // conductor's continuation names the step, the step's result with the
 // state laid over it goes back to the conductor.
 func TestConductorAndStep(t *testing.T) {
-	s := stepSetup{engine: coop(t), store: newMemStore(), timeout: 1500 * time.Millisecond, margin: "500ms",
+	s := stepSetup{engine: coop(t), store: newTestStore(t), timeout: 1500 * time.Millisecond, margin: "500ms",
 		deadline: true, script: countScript, args: []string{"${params.n}"}}
 	policy := s.policy(t)
 	step := newContainer(t, runner.Deps{
@@ -501,10 +562,7 @@ func TestConductorAndStep(t *testing.T) {
 	}, nil)
 	step.initStep(t, policy)
 	cond := newContainer(t, runner.Deps{}, nil)
-	code, _ := json.Marshal(composer.Code{Role: composer.RoleConductor, Policy: yamlToJSON(t, policy), Step: "/guest/steptest-step"})
-	if st, out := cond.post(t, "/init", map[string]any{"value": map[string]any{"code": string(code)}}); st != http.StatusOK {
-		t.Fatalf("conductor /init: %d %v", st, out)
-	}
+	cond.initCode(t, composer.Code{Role: composer.RoleConductor, Policy: yamlToJSON(t, policy), Step: "/guest/steptest-step"})
 	input := map[string]any{"n": 30}
 	var state map[string]any
 	for i := range 30 {
@@ -577,7 +635,7 @@ func TestStepStorageFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			mem := newMemStore()
+			mem := newTestStore(t)
 			s := stepSetup{engine: coop(t), store: mem, timeout: 1200 * time.Millisecond, margin: "500ms",
 				deadline: true, script: countScript, args: []string{"1000"}}
 			if tc.prepare {
@@ -616,7 +674,7 @@ func TestStepMissingDMTCP(t *testing.T) {
 			}
 			return dmtcp.New(dmtcp.Options{Home: home})
 		},
-		OpenStore: newMemStore().opener(),
+		OpenStore: newTestStore(t).opener(),
 	}, nil)
 	c.initStep(t, fmt.Sprintf("job:\n  command: [%s, '3', '10']\n  engine: dmtcp\n  timeout: 10s\n  dir: %s\n",
 		filepath.Join(workloads, "count"), t.TempDir()))

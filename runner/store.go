@@ -2,36 +2,42 @@ package runner
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/wskx/wskx/checkpoint"
 )
 
 // Store is the checkpoint store as a step uses it: whole generations of a
-// job's checkpoint files, its one final result, and the lease that keeps
-// two activations from running the same hop.
+// job's checkpoint files, its one final result, its record, and the lease
+// that keeps two activations from running the job at once.
 type Store interface {
-	// Generations lists a job's generations whose manifest is written,
-	// oldest first. A listed generation may still turn out damaged.
-	Generations(ctx context.Context, job string) ([]int, error)
+	// Generations lists a job's generations: the whole ones, oldest first
+	// (a listed one may still turn out damaged), and the numbers of those
+	// whose manifest cannot be read.
+	Generations(ctx context.Context, job string) (checkpoint.Listing, error)
 	// Save uploads files (relative to root) as generation gen; the
-	// generation becomes visible only once all of it is stored.
+	// generation becomes visible only once all of it is stored, and only
+	// while meta.Lease is the job's newest holding.
 	Save(ctx context.Context, job string, gen int, root string, files []string, meta SaveMeta) error
 	// Restore downloads and verifies the newest whole generation not
 	// newer than upTo (0: the newest) into root, skipping damaged ones,
 	// and returns the generation restored.
 	Restore(ctx context.Context, job string, upTo int, root string, engine string) (int, error)
 	// CommitResult stores the job's final result unless one is stored
-	// already; it returns the stored result and whether this call stored it.
-	CommitResult(ctx context.Context, job string, result []byte) (stored []byte, won bool, err error)
+	// already or lease is no longer the newest holding; it returns the
+	// stored result and whether this call stored it.
+	CommitResult(ctx context.Context, job string, result []byte, lease int) (stored []byte, won bool, err error)
 	// Result returns the job's final result if one is committed.
 	Result(ctx context.Context, job string) ([]byte, bool, error)
 	// Prune deletes all but the newest keep whole generations.
 	Prune(ctx context.Context, job string, keep int) error
-	// Claim takes the lease on one attempt of one hop unless someone
-	// holds it; it returns the holder's owner string when it lost.
-	Claim(ctx context.Context, job string, hop, attempt int, owner string) (won bool, holder string, err error)
+	// Lease returns the job's newest holding, if any.
+	Lease(ctx context.Context, job string) (checkpoint.Lease, bool, error)
+	// TakeLease writes a holding at its token unless that token is taken.
+	TakeLease(ctx context.Context, job string, l checkpoint.Lease) (bool, error)
+	// EnsureRecord stores the job's record unless one exists and returns
+	// the stored one.
+	EnsureRecord(ctx context.Context, job string, rec checkpoint.Record) (checkpoint.Record, error)
 	Close() error
 }
 
@@ -42,31 +48,17 @@ type SaveMeta struct {
 	Hop, Attempt  int
 	Activation    string
 	Final         bool // a deadline checkpoint (the job stopped), not an interval one
+	Lease         int  // the saver's lease token
 }
 
 // The lease rule. The platform kills an activation at its deadline, so a
-// holder is alive until its deadline and dead after it: the owner string
-// carries the holder's activation id and deadline, and a claim held by a
-// dead holder is taken over. claimGrace absorbs clock differences between
-// containers; a holder that names no deadline is never taken over.
-const claimGrace = 2 * time.Second
+// holder is alive until its deadline and dead after it; leaseGrace absorbs
+// clock differences between containers. A holding of the asking chain is
+// its own previous hop, which has answered (a chain runs one step at a
+// time), so it never blocks.
+const leaseGrace = 2 * time.Second
 
-// ownerString encodes a claim's owner.
-func ownerString(activation string, deadline time.Time) string {
-	return fmt.Sprintf("%s deadline=%d", activation, deadline.UnixMilli())
-}
-
-// holderAlive says whether the activation named by owner may still run at
-// now, and which activation it is.
-func holderAlive(owner string, now time.Time) (alive bool, activation string, deadline time.Time) {
-	id, rest, ok := strings.Cut(owner, " deadline=")
-	if !ok {
-		return true, owner, time.Time{}
-	}
-	ms, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
-	if err != nil {
-		return true, id, time.Time{}
-	}
-	deadline = time.UnixMilli(ms)
-	return now.Before(deadline.Add(claimGrace)), id, deadline
+// holderAlive says whether the holder of l may still be running at now.
+func holderAlive(l checkpoint.Lease, now time.Time) bool {
+	return now.Before(time.UnixMilli(l.Deadline).Add(leaseGrace))
 }

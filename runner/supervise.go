@@ -84,23 +84,32 @@ func (h *hopRun) supervise(ctx context.Context, proc Process) map[string]any {
 			return h.answer(nil)
 
 		case <-stopC:
-			proc.Kill()
-			h.rep.Metrics.WorkMS = time.Since(proc.Started()).Milliseconds()
-			if saved > 0 {
-				// Interval checkpoints only: the hop ends at the newest one.
-				h.rep.Status = hop.Checkpointed
-				h.rep.Generation = h.newest
-				return h.answer(nil)
-			}
-			if h.engine.Name() == "none" {
-				return h.failed(fmt.Sprintf("the job did not finish within the action's time limit (%s), and engine none cannot checkpoint it", h.p.Job.Timeout), false)
-			}
-			return h.failed(fmt.Sprintf("the job did not finish within the action's time limit (%s) and no checkpoint was made", h.p.Job.Timeout), true)
+			return h.stopAtLimit(proc, saved)
 
 		case <-ctx.Done():
+			if stopC != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// The stop timer and the context end at the same instant.
+				return h.stopAtLimit(proc, saved)
+			}
 			return h.failed(fmt.Sprintf("the activation ended before the job: %v", context.Cause(ctx)), true)
 		}
 	}
+}
+
+// stopAtLimit ends a hop with no deadline checkpoint at the answer time.
+func (h *hopRun) stopAtLimit(proc Process, saved int) map[string]any {
+	proc.Kill()
+	h.rep.Metrics.WorkMS = time.Since(proc.Started()).Milliseconds()
+	if saved > 0 {
+		// Interval checkpoints only: the hop ends at the newest one.
+		h.rep.Status = hop.Checkpointed
+		h.rep.Generation = h.newest
+		return h.answer(nil)
+	}
+	if h.engine.Name() == "none" {
+		return h.failed(fmt.Sprintf("the job did not finish within the action's time limit (%s), and engine none cannot checkpoint it", h.p.Job.Timeout), false)
+	}
+	return h.failed(fmt.Sprintf("the job did not finish within the action's time limit (%s) and no checkpoint was made", h.p.Job.Timeout), true)
 }
 
 // selfInvokeEnd ends a hop of the self-invoke baseline the way the
@@ -169,7 +178,7 @@ func (h *hopRun) save(ctx context.Context, img Image, stop bool) (int, error) {
 	m := &h.rep.Metrics
 	gen := h.newest + 1
 	meta := SaveMeta{Engine: h.engine.Name(), EngineVersion: h.version, Hop: h.req.Hop, Attempt: h.req.Attempt,
-		Activation: h.act.ID, Final: stop}
+		Activation: h.act.ID, Final: stop, Lease: h.lease.Token}
 	t0 := time.Now()
 	if bm, ok := h.store.(beforeManifest); ok && h.fault(FaultUpload) {
 		bm.BeforeManifest(func() { h.crash(FaultUpload, h.proc) })
@@ -203,6 +212,9 @@ func (h *hopRun) exited(ctx context.Context, proc Process) map[string]any {
 		if ex.Signal != "" {
 			return h.failed(fmt.Sprintf("the job was killed by signal %s", ex.Signal), true)
 		}
+		if ex.EngineFailed {
+			return h.failed(fmt.Sprintf("the %s engine failed (exit status %d)", h.engine.Name(), ex.Code), true)
+		}
 		return h.failed(fmt.Sprintf("the job exited with status %d", ex.Code), false)
 	}
 	out, raw, err := jobResult(h.stdout.bytes(), h.dirs.Work, h.p.Job.Result)
@@ -215,7 +227,7 @@ func (h *hopRun) exited(ctx context.Context, proc Process) map[string]any {
 		h.rep.Status = hop.Done
 		return h.answer(maps.Clone(out))
 	}
-	stored, won, err := h.store.CommitResult(ctx, h.req.Job, raw)
+	stored, won, err := h.store.CommitResult(ctx, h.req.Job, raw, h.lease.Token)
 	if err != nil {
 		return h.failed(fmt.Sprintf("commit the result: %v", err), true)
 	}

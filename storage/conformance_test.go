@@ -280,16 +280,16 @@ func race(t *testing.T, b *storage.Bucket, lg *slog.Logger, note func(error)) {
 	won := make([]bool, n)
 	stored := make([][]byte, n)
 	claimWon := make([]bool, n)
-	holders := make([]string, n)
 	for i := range n {
 		wg.Go(func() {
 			_, saveErr[i] = st.Save(ctx, "r", 5, src, []string{"img"}, checkpoint.Meta{Hop: i})
 			var err error
-			stored[i], won[i], err = st.CommitResult(ctx, "r", []byte(fmt.Sprintf(`{"writer":%d}`, i)))
+			stored[i], won[i], err = st.CommitResult(ctx, "r", []byte(fmt.Sprintf(`{"writer":%d}`, i)), 0)
 			if err != nil {
 				t.Error(err)
 			}
-			claimWon[i], holders[i], err = st.Claim(ctx, "r", 3, 1, fmt.Sprintf("owner-%d", i))
+			// Every racer takes over the same dead holding at the next token.
+			claimWon[i], err = st.TakeLease(ctx, "r", checkpoint.Lease{Token: 3, Activation: fmt.Sprintf("owner-%d", i)})
 			if err != nil {
 				t.Error(err)
 			}
@@ -322,9 +322,9 @@ func race(t *testing.T, b *storage.Bucket, lg *slog.Logger, note func(error)) {
 		if !bytes.Equal(stored[i], res) {
 			t.Fatalf("writer %d got %q, stored is %q", i, stored[i], res)
 		}
-		if holders[i] != holders[0] {
-			t.Fatalf("claim holders differ: %q vs %q", holders[i], holders[0])
-		}
+	}
+	if l, ok, err := st.Lease(ctx, "r"); err != nil || !ok || l.Token != 3 || !claimWon[indexOf(l.Activation)] {
+		t.Fatalf("newest holding %+v %v %v, want token 3 by the one winner", l, ok, err)
 	}
 	gens, err := st.Generations(ctx, "r")
 	if err != nil || len(gens) != 1 {
@@ -378,7 +378,7 @@ func listPrune(t *testing.T, b *storage.Bucket, lg *slog.Logger) {
 	if err != nil || len(jobs) != 1 || jobs[0].Job != "p" || len(jobs[0].Generations) != 2 {
 		t.Fatalf("jobs %+v %v", jobs, err)
 	}
-	if _, _, err := st.CommitResult(ctx, "p", []byte("done")); err != nil {
+	if _, _, err := st.CommitResult(ctx, "p", []byte("done"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Remove(ctx, "p"); err != nil {
@@ -475,4 +475,11 @@ func cutMidUpload(t *testing.T, be blobtest.Backend, lg *slog.Logger, note func(
 	}
 	sameFile(t, filepath.Join(src, "img"), filepath.Join(dst, "img"))
 	direct.RemoveAll(bctx, "cut")
+}
+
+// indexOf reads the racer's number back from "owner-N".
+func indexOf(owner string) int {
+	var i int
+	fmt.Sscanf(owner, "owner-%d", &i)
+	return i
 }

@@ -41,7 +41,7 @@ func TestGC(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := st.CommitResult(ctx, "jdone", []byte(`{"ok":true}`)); err != nil {
+	if _, _, err := st.CommitResult(ctx, "jdone", []byte(`{"ok":true}`), 0); err != nil {
 		t.Fatal(err)
 	}
 

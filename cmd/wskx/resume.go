@@ -19,9 +19,12 @@ func newResumeCommand() *command {
 		preparse: preparseParams,
 		help: `Resume invokes the conductor NAME again for the job with idempotency key KEY
 (the key is in every chain error and in the result's "$wskx" summary). The
-job restarts from its newest whole checkpoint; if it had already finished,
-its stored result is returned and nothing runs again. Pass the job's
-parameters again with -p when the job has no checkpoint yet.
+job goes on from its newest whole checkpoint, with the hop numbers and retry
+budget it had; if it had already finished, its stored result is returned and
+nothing runs again; if another invocation still runs it, this one waits for
+it and returns the same result. Without -p the job runs with the parameters
+it was started with; with -p they must be the same ones (a key never comes
+to stand for another job).
 
 Example:
   wskx resume count-deadline 6f1c3c0e-8a53-4ad4-9d0f-1b2f7f0f6a7e --watch`,
@@ -36,7 +39,7 @@ Example:
 				if err != nil {
 					return err
 				}
-				values[hop.StateKey] = hop.State{Key: args[1], Params: copyParams(values)}
+				values[hop.ResumeKey] = args[1]
 				if err := invokeAndWatch(ctx, env, client, args[0], values, f.view); err != nil {
 					return fmt.Errorf("resume %s: %w", args[1], err)
 				}
@@ -44,16 +47,6 @@ Example:
 			}
 		},
 	}
-}
-
-func copyParams(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		if k != hop.StateKey {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 var _ chain.API = (*whisk.Client)(nil)
