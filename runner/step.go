@@ -119,7 +119,7 @@ type hopRun struct {
 	dirs     Dirs
 	engine   Engine
 	version  string
-	newest   int // highest generation number in use (saved or listed, damaged included)
+	newest   int              // highest generation number in use (saved or listed, damaged included)
 	lease    checkpoint.Lease // this activation's holding of the job
 	listing  checkpoint.Listing
 	stdout   *tail
