@@ -293,3 +293,69 @@ func parentOf(pid int) int {
 	pp, _ := strconv.Atoi(fields[1])
 	return pp
 }
+
+// failAfterFirstHop checkpoints at its first deadline and kills itself on
+// every later hop: a hop that can never succeed.
+const failAfterFirstHop = `
+[ "$WSKX_RESTORED" = 1 ] && kill -9 $$
+n=0
+save() { echo 1 > "$WSKX_STATE_DIR/i"; n=$((n+1)); echo $n > "$WSKX_STATE_DIR/.saved.tmp" && mv "$WSKX_STATE_DIR/.saved.tmp" "$WSKX_STATE_DIR/.saved"; }
+trap save USR1
+trap 'save; exit 85' TERM
+while :; do sleep 0.05; done
+`
+
+// TestRetryBudgetAcrossHandoverAndResume: an always-failing hop ends the
+// job after retries.max retries although its attempts straddle a hand-over
+// at the composition limit, and a resume of the job does not get a fresh
+// budget.
+func TestRetryBudgetAcrossHandoverAndResume(t *testing.T) {
+	dir := t.TempDir()
+	e := startPlatformWith(t, dir, nil, 3)
+	defer e.lp.Close()
+	cmd, _ := json.Marshal([]string{"sh", "-c", failAfterFirstHop, "job"})
+	p, err := policies.Parse([]byte(fmt.Sprintf(`name: failing
+job: {command: %s, engine: cooperative, timeout: 4s, dir: %s}
+checkpoint: {deadline: {margin: 1500ms}}
+chain:
+  idempotency_key: '"fail-" + string(params.n)'
+  length_limit: 3
+  retries: {max: 2, backoff: 100ms, max_backoff: 200ms}
+storage: {url: "file://%s"}
+`, cmd, filepath.Join(dir, "jobs"), filepath.Join(dir, "store"))), "failing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, comp := deployed(t, ctx, e, p)
+	params := map[string]any{"n": 1}
+	out, err := follow(ctx, e, comp, params, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempts := 0
+	for _, h := range out.Hops {
+		if h.Hop == 2 || h.Hop == 0 {
+			attempts++ // hop 2's attempts, reported or killed
+		}
+	}
+	if out.Success || !strings.Contains(string(out.Result), `"reason":"retries"`) || attempts != 3 || len(out.Invocations) < 2 {
+		logHops(t, out.Hops)
+		t.Fatalf("got %s after %d attempts of hop 2 over %d invocations; want the retries error after 3 attempts across a hand-over",
+			out.Result, attempts, len(out.Invocations))
+	}
+	// A resume names the job by its key: the budget is spent, so nothing runs.
+	resumed, err := follow(ctx, e, comp, map[string]any{hop.ResumeKey: "fail-1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.Success || !strings.Contains(string(resumed.Result), "has been tried 3 times") {
+		t.Fatalf("resume: %s, want the spent budget named", resumed.Result)
+	}
+	for _, h := range resumed.Hops {
+		if h.Metrics.WorkMS > 0 {
+			t.Errorf("the resumed job ran again: %+v", h)
+		}
+	}
+}

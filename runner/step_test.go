@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -681,5 +682,86 @@ func TestStepMissingDMTCP(t *testing.T) {
 	_, rep := runHop(t, c, hop.Request{Job: "jnodmtcp", Hop: 1, Attempt: 1}, 5*time.Second)
 	if rep.Status != hop.Failed || rep.Retryable || !strings.Contains(rep.Cause, "DMTCP is not installed") || !strings.Contains(rep.Cause, dmtcp.EnvHome) {
 		t.Errorf("got %+v, want a final failure saying DMTCP is missing and how to install it", rep)
+	}
+}
+
+// TestStepCallerCannotSelectSelfInvoke: a request asking for the
+// self-invoke baseline gets a chain's step: no next hop invoked by the
+// step, the lease taken, the one result committed.
+func TestStepCallerCannotSelectSelfInvoke(t *testing.T) {
+	api := &selfInvokeAPI{}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	s := stepSetup{engine: coop(t), store: newTestStore(t), timeout: 3 * time.Second, margin: "1500ms",
+		deadline: true, script: countScript, args: []string{"2"}}
+	c := newContainer(t, runner.Deps{
+		Engine:    func(ctx context.Context, name string) (runner.Engine, error) { return s.engine, nil },
+		OpenStore: s.store.opener(),
+	}, func(k string) string {
+		if k == "__OW_API_HOST" {
+			return srv.URL
+		}
+		return ""
+	})
+	c.initStep(t, s.policy(t))
+	req := map[string]any{"job": "jmode", "hop": 1, "attempt": 1, "mode": "self-invoke", "baseline": "self-invoke"}
+	st, out := c.post(t, "/run", runBody(map[string]any{hop.StepKey: req}, time.Now().Add(s.timeout)))
+	if st != http.StatusOK {
+		t.Fatalf("%d %v", st, out)
+	}
+	if rep := report(t, out); rep.Status != hop.Done || out[hop.NextKey] != nil {
+		t.Fatalf("got %v", out)
+	}
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	if len(api.params) != 0 {
+		t.Errorf("the step invoked %v", api.paths)
+	}
+	if _, ok, _ := s.store.Result(context.Background(), "jmode"); !ok {
+		t.Error("no result committed: the request switched off the one-result commit")
+	}
+	if _, held, _ := s.store.Lease(context.Background(), "jmode"); !held {
+		t.Error("no lease taken: the request switched off the lease")
+	}
+}
+
+// TestStepDamagedManifest: the newest generation's manifest is unreadable;
+// the hop restores the one before, says so once in its report, and saves
+// above the damaged number, so the job goes on.
+func TestStepDamagedManifest(t *testing.T) {
+	dir := t.TempDir()
+	st, err := runner.OpenStore(context.Background(), policies.Storage{URL: "file://" + dir, Keep: 2, Checksum: "sha256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	store := &testStore{st}
+	s := stepSetup{engine: coop(t), store: store, timeout: 1500 * time.Millisecond, margin: "500ms",
+		deadline: true, script: countScript, args: []string{"60"}, keep: 2}
+	c := s.container(t)
+	req := hop.Request{Job: "jdamage", Key: "jdamage", Hop: 1, Attempt: 1, Chain: "c1", Started: time.Now().UnixMilli()}
+	for range 2 {
+		if _, rep := runHop(t, c, req, s.timeout); rep.Status != hop.Checkpointed {
+			t.Fatalf("setup hop: %+v", rep)
+		}
+	}
+	manifest := filepath.Join(dir, "jobs", "jdamage", "gen-000002", "manifest.json")
+	if err := os.WriteFile(manifest, []byte(`{"job": "jdamage", "gener`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, rep := runHop(t, c, req, s.timeout)
+	if rep.Status != hop.Checkpointed || rep.Restored != 1 || rep.Generation != 3 || len(rep.Warnings) != 1 ||
+		!strings.Contains(rep.Warnings[0], "manifest of generation 2 is unreadable") {
+		t.Fatalf("got %+v, want generation 1 restored, generation 3 saved and the damage reported", rep)
+	}
+	out, rep := runHop(t, c, req, s.timeout)
+	for rep.Status == hop.Checkpointed {
+		if len(rep.Warnings) != 0 {
+			t.Errorf("hop %d reported the damage again: %v", rep.Hop, rep.Warnings)
+		}
+		out, rep = runHop(t, c, req, s.timeout)
+	}
+	if rep.Status != hop.Done || out["count"] != 60.0 {
+		t.Fatalf("got %v %+v, want the job done", out, rep)
 	}
 }
