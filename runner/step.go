@@ -49,12 +49,21 @@ type StepConfig struct {
 	// Secret is the deployment's secret (hop.SecretEnv): reports are
 	// signed with it so that the conductor can tell them from forgeries.
 	Secret []byte
+	// MetaTimeout bounds each small store call (metaTimeout by default).
+	MetaTimeout time.Duration
 	// SelfInvoke deploys the step as the original design's baseline: no
 	// conductor; the step checkpoints at the deadline and invokes the next
 	// hop itself, without the one-result commit, the lease or the
 	// exit-during-checkpoint fix, so that duplicates can be measured. It
 	// is chosen when the actions are made, never by a request.
 	SelfInvoke bool
+}
+
+func (c StepConfig) storeTimeout() time.Duration {
+	if c.MetaTimeout > 0 {
+		return c.MetaTimeout
+	}
+	return metaTimeout
 }
 
 // Step is the step role: it runs one hop of a job per activation.
@@ -207,11 +216,11 @@ func (h *hopRun) run(ctx context.Context) map[string]any {
 		return h.failed(fmt.Sprintf("open checkpoint storage: %v", err), true)
 	}
 	defer store.Close()
-	h.store = store
+	h.store = boundedStore{Store: store, d: h.s.cfg.storeTimeout()}
 
 	if !h.selfInvoke() {
 		// Exactly one final result per job: a hop of a finished job replays it.
-		if res, ok, err := store.Result(ctx, h.req.Job); err != nil {
+		if res, ok, err := h.store.Result(ctx, h.req.Job); err != nil {
 			return h.failed(fmt.Sprintf("read the job's result: %v", err), true)
 		} else if ok {
 			return h.done(res, true)

@@ -765,3 +765,36 @@ func TestStepDamagedManifest(t *testing.T) {
 		t.Fatalf("got %v %+v, want the job done", out, rep)
 	}
 }
+
+// unreachableStore's reads wait until their context ends, as an SDK
+// retrying against a server that does not answer.
+type unreachableStore struct{ runner.Store }
+
+func (unreachableStore) Result(ctx context.Context, job string) ([]byte, bool, error) {
+	<-ctx.Done()
+	return nil, false, ctx.Err()
+}
+
+// TestStepFailsFastOnOutage: with storage that does not answer, a hop
+// fails (retryably) after the bound of one store call, not at the end of
+// its activation, so the conductor's backoff, not the outage, sets the pace.
+func TestStepFailsFastOnOutage(t *testing.T) {
+	s := stepSetup{engine: coop(t), store: newTestStore(t), timeout: 30 * time.Second, margin: "1s",
+		deadline: true, script: countScript, args: []string{"2"}}
+	c := newContainer(t, runner.Deps{
+		Engine: func(ctx context.Context, name string) (runner.Engine, error) { return s.engine, nil },
+		OpenStore: func(ctx context.Context, st policies.Storage) (runner.Store, error) {
+			return unreachableStore{s.store.Store}, nil
+		},
+	}, nil)
+	c.initStep(t, s.policy(t))
+	t0 := time.Now()
+	_, rep := runHop(t, c, hop.Request{Job: "joutage", Hop: 1, Attempt: 1}, s.timeout)
+	took := time.Since(t0)
+	if rep.Status != hop.Failed || !rep.Retryable || !strings.Contains(rep.Cause, "deadline exceeded") {
+		t.Fatalf("got %+v, want a retryable failure naming the timeout", rep)
+	}
+	if took > s.timeout/2 {
+		t.Errorf("the hop answered after %s of its %s: it waited out the outage", took.Round(time.Millisecond), s.timeout)
+	}
+}

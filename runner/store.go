@@ -62,3 +62,63 @@ const leaseGrace = 2 * time.Second
 func holderAlive(l checkpoint.Lease, now time.Time) bool {
 	return now.Before(time.UnixMilli(l.Deadline).Add(leaseGrace))
 }
+
+// metaTimeout bounds each small store call (a result, a lease, a listing,
+// a record). During a storage outage an SDK retries until its context
+// ends; without a bound every attempt of a hop would wait out the whole
+// activation before it could say so. Uploads and downloads are bounded by
+// the hop's own deadline instead.
+const metaTimeout = 5 * time.Second
+
+// boundedStore gives each small call of a Store its own deadline.
+type boundedStore struct {
+	Store
+	d time.Duration
+}
+
+func (b boundedStore) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, b.d)
+}
+
+func (b boundedStore) Generations(ctx context.Context, job string) (checkpoint.Listing, error) {
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	return b.Store.Generations(ctx, job)
+}
+
+func (b boundedStore) CommitResult(ctx context.Context, job string, result []byte, lease int) ([]byte, bool, error) {
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	return b.Store.CommitResult(ctx, job, result, lease)
+}
+
+func (b boundedStore) Result(ctx context.Context, job string) ([]byte, bool, error) {
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	return b.Store.Result(ctx, job)
+}
+
+func (b boundedStore) Lease(ctx context.Context, job string) (checkpoint.Lease, bool, error) {
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	return b.Store.Lease(ctx, job)
+}
+
+func (b boundedStore) TakeLease(ctx context.Context, job string, l checkpoint.Lease) (bool, error) {
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	return b.Store.TakeLease(ctx, job, l)
+}
+
+func (b boundedStore) EnsureRecord(ctx context.Context, job string, rec checkpoint.Record) (checkpoint.Record, error) {
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	return b.Store.EnsureRecord(ctx, job, rec)
+}
+
+// BeforeManifest passes the upload fault's hook through.
+func (b boundedStore) BeforeManifest(hook func()) {
+	if bm, ok := b.Store.(beforeManifest); ok {
+		bm.BeforeManifest(hook)
+	}
+}
