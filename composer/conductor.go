@@ -121,6 +121,27 @@ type carried struct {
 	hop.State
 	Engine   string   `json:"engine,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Issued is when the state was sealed (epoch ms): a sealed state is
+	// good for as long as the controller can take to bring it back, so an
+	// old one taken from a record and replayed is refused.
+	Issued int64 `json:"issued"`
+}
+
+// How long a sealed state is good for. A continuation comes back once its
+// component ends: within the step's time limit, its backoff, and the
+// minute the controller waits past a component's limit. A hand-over is
+// invoked at once; an hour covers a loaded platform's queue.
+const (
+	stateSlack = 2 * time.Minute
+	handoffAge = time.Hour
+	clockSkew  = time.Minute
+)
+
+func maxAge(p *policies.Policy, ph phase) time.Duration {
+	if ph == phaseHandoff {
+		return handoffAge
+	}
+	return p.Job.Timeout + p.Chain.Retries.MaxBackoff + stateSlack
 }
 
 // adopt takes what the step knows better than the state: where the job
@@ -171,11 +192,19 @@ func readState(e Env, input map[string]any) (carried, phase, error) {
 			return st, phaseFirst, nil
 		}
 	}
+	ph := phaseFirst
 	if err := hop.Open(e.Secret, hop.PurposeState, raw, &st); err == nil {
-		return st, phaseMid, nil
+		ph = phaseMid
+	} else if err := hop.Open(e.Secret, hop.PurposeHandoff, raw, &st); err == nil {
+		ph = phaseHandoff
 	}
-	if err := hop.Open(e.Secret, hop.PurposeHandoff, raw, &st); err == nil {
-		return st, phaseHandoff, nil
+	if ph != phaseFirst {
+		issued := time.UnixMilli(st.Issued)
+		if age := e.Now.Sub(issued); age > maxAge(e.Policy, ph) || age < -clockSkew {
+			return st, phaseFirst, fmt.Errorf("the %s state was sealed at %s, too long ago to be in flight: it is replayed, not carried; "+
+				"to go on with the job, invoke the conductor with its parameters again, or use `wskx resume NAME %s`", hop.StateKey, issued.UTC().Format(time.RFC3339), st.Key)
+		}
+		return st, ph, nil
 	}
 	return st, phaseFirst, fmt.Errorf("the %s parameter is not a state this deployment wrote (forged, altered, cut short or sealed with another key); "+
 		"to go on with a job, invoke the conductor with its parameters again, or use `wskx resume NAME KEY`", hop.StateKey)
@@ -280,6 +309,7 @@ func call(e Env, st carried, wait time.Duration) Decision {
 		}
 		handed := st
 		handed.Components = 0
+		handed.Issued = e.Now.UnixMilli()
 		token, err := hop.Seal(e.Secret, hop.PurposeHandoff, handed)
 		if err != nil {
 			return fail(&st, "length_limit", err.Error())
@@ -297,6 +327,7 @@ func call(e Env, st carried, wait time.Duration) Decision {
 	params[hop.StepKey] = req
 	// Count the component about to run, as the controller does.
 	st.Components++
+	st.Issued = e.Now.UnixMilli()
 	token, err := hop.Seal(e.Secret, hop.PurposeState, st)
 	if err != nil {
 		return fail(&st, "state", err.Error())

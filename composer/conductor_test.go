@@ -351,7 +351,7 @@ func TestDecide(t *testing.T) {
 func TestDecideHandedOverJob(t *testing.T) {
 	p := testPolicy(t, "chain:\n  length_limit: 3\n")
 	st := carried{State: hop.State{Job: JobID("job", "k"), Key: "k", Hop: 3, Attempt: 2, Retries: 4, Generation: 2, Started: t0.UnixMilli(), Invocation: 1,
-		Params: map[string]any{"n": 3.0}, Chain: "c1"}}
+		Params: map[string]any{"n": 3.0}, Chain: "c1"}, Issued: t0.UnixMilli()}
 	token, err := hop.Seal(testSecret, hop.PurposeHandoff, st)
 	if err != nil {
 		t.Fatal(err)

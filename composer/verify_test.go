@@ -53,6 +53,46 @@ func TestDecideRefusesForgedState(t *testing.T) {
 	}
 }
 
+// TestDecideRefusesReplayedState: a genuine state or hand-over taken from
+// a record and sent again after it could still be in flight is refused.
+func TestDecideRefusesReplayedState(t *testing.T) {
+	p := testPolicy(t, "chain:\n  length_limit: 2\n")
+	d := firstContinuation(t, p)
+	state := d.Result["state"].(map[string]any)
+	// In flight: accepted (the step's lease then says where the job stands).
+	later := Decide(testEnv(p, t0.Add(maxAge(p, phaseMid)-time.Second)), roundTrip(t, state))
+	if later.Result["action"] != testStep {
+		t.Fatalf("a state within its age was refused: %v", later.Result)
+	}
+	d = Decide(testEnv(p, t0), stateAfter(t, d, report(hop.Checkpointed, 1, nil)))
+	d = Decide(testEnv(p, t0), stateAfter(t, roundTripDecision(t, d), report(hop.Checkpointed, 2, nil)))
+	if d.Handoff == nil {
+		t.Fatalf("no hand-over: %v", d.Result)
+	}
+	for _, tc := range []struct {
+		name  string
+		input map[string]any
+		at    time.Time
+	}{
+		{"continuation state replayed later", state, t0.Add(maxAge(p, phaseMid) + time.Second)},
+		{"hand-over replayed later", d.Handoff, t0.Add(handoffAge + time.Second)},
+		{"state from the future", state, t0.Add(-2 * clockSkew)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Decide(testEnv(p, tc.at), roundTrip(t, tc.input))
+			if e := errorOf(got); e == nil || e["reason"] != "state" || !strings.Contains(e["message"].(string), "replayed") {
+				t.Errorf("got %v, want the replay refused", got.Result)
+			}
+		})
+	}
+}
+
+func roundTripDecision(t *testing.T, d Decision) Decision {
+	t.Helper()
+	d.Result = roundTrip(t, d.Result)
+	return d
+}
+
 // TestDecideRefusesForgedReport: with a genuine state, a step report that
 // the step did not sign (or signed for another output or another job) is
 // never taken for the job's end; the hop is asked for again.
