@@ -227,26 +227,29 @@ func TestStepInterval(t *testing.T) {
 			if out["count"] != float64(n) || out["sum"] != sum {
 				t.Fatalf("final result %v, want count %d and sum %v", out, n, sum)
 			}
-			gen, total := 0, 0
+			// Every checkpoint is a generation; the deadline one is the hop's
+			// last. A hop that failed on a loaded machine may have saved
+			// interval generations first.
+			gen, total, deadlines := 0, 0, 0
 			for _, r := range reps {
 				total += r.Metrics.Checkpoints
+				if r.Generation-gen != r.Metrics.Checkpoints && r.Generation > gen {
+					t.Errorf("hop %d (%s) wrote generations %d..%d but counted %d checkpoints", r.Hop, r.Status, gen+1, r.Generation, r.Metrics.Checkpoints)
+				}
+				gen = max(gen, r.Generation)
 				if r.Status == hop.Checkpointed {
-					// Every checkpoint is a generation; the deadline one is the hop's last.
-					if r.Generation-gen != r.Metrics.Checkpoints {
-						t.Errorf("hop %d wrote generations %d..%d but counted %d checkpoints", r.Hop, gen+1, r.Generation, r.Metrics.Checkpoints)
-					}
-					gen = r.Generation
+					deadlines++
 				}
 			}
 			for _, r := range reps {
-				if r.Metrics.LostMS != 0 {
+				if r.Metrics.LostMS != 0 && r.Status != hop.Failed {
 					t.Errorf("hop %d (%s) lost %d ms; the deadline checkpoint stops the job at its image", r.Hop, r.Status, r.Metrics.LostMS)
 				}
 			}
 			gens := s.store.gens(t, "jinterval")
-			if len(gens) != total || total <= len(reps)-1 {
+			if len(gens) != total || total <= deadlines {
 				t.Errorf("%d generations stored, %d checkpoints counted over %d hops: want interval checkpoints beyond the %d deadline ones",
-					len(gens), total, len(reps), len(reps)-1)
+					len(gens), total, len(reps), deadlines)
 			}
 		})
 	}
