@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/wskx/wskx/chain"
-	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/internal/blobtest"
 	"github.com/wskx/wskx/internal/testbin"
@@ -154,22 +153,8 @@ func runChain(t *testing.T, e *env, p *policies.Policy, params map[string]any) (
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	plan, err := composer.Compile(p, composer.Options{Namespace: e.api.Namespace()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chain.Deploy(ctx, e.api, plan); err != nil {
-		t.Fatal(err)
-	}
-	comp, err := chain.Lookup(ctx, e.api, plan.Conductor.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := e.api.Invoke(ctx, plan.Conductor.Name, params, whisk.InvokeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := chain.Follow(ctx, e.api, comp, inv.ActivationID, 200*time.Millisecond, nil)
+	_, comp := deployed(t, ctx, e, p)
+	out, err := follow(ctx, e, comp, params, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

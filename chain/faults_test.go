@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/wskx/wskx/chain"
-	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/runner"
@@ -96,19 +95,9 @@ func TestChainSurvivesPlatformRestart(t *testing.T) {
 	params := map[string]any{"n": 30, "pause_ms": 200}
 	want := straight(t, p, params)
 
-	plan, err := composer.Compile(p, composer.Options{Namespace: e.api.Namespace()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := chain.Deploy(ctx, e.api, plan); err != nil {
-		t.Fatal(err)
-	}
-	comp, err := chain.Lookup(ctx, e.api, plan.Conductor.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, comp := deployed(t, ctx, e, p)
 	first, err := e.api.Invoke(ctx, plan.Conductor.Name, params, whisk.InvokeOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -92,6 +92,21 @@ func (s stepSetup) container(t *testing.T) *container {
 	return c
 }
 
+// containerWithAPI is a container, not yet initialised, whose activations
+// name apiHost as OpenWhisk's API.
+func (s stepSetup) containerWithAPI(t *testing.T, apiHost string) *container {
+	t.Helper()
+	return newContainer(t, runner.Deps{
+		Engine:    func(ctx context.Context, name string) (runner.Engine, error) { return s.engine, nil },
+		OpenStore: s.opener(),
+	}, func(k string) string {
+		if k == "__OW_API_HOST" {
+			return apiHost
+		}
+		return ""
+	})
+}
+
 // opener is the real file storage of the policy, or the in-memory store
 // when the test inspects or breaks it.
 func (s stepSetup) opener() func(context.Context, policies.Storage) (runner.Store, error) {
@@ -480,15 +495,7 @@ func TestStepSelfInvoke(t *testing.T) {
 			defer srv.Close()
 			s := stepSetup{engine: coop(t), store: newTestStore(t), timeout: 3 * time.Second, margin: "1500ms",
 				deadline: true, script: tc.script, args: tc.args}
-			c := newContainer(t, runner.Deps{
-				Engine:    func(ctx context.Context, name string) (runner.Engine, error) { return s.engine, nil },
-				OpenStore: s.store.opener(),
-			}, func(k string) string {
-				if k == "__OW_API_HOST" {
-					return srv.URL
-				}
-				return ""
-			})
+			c := s.containerWithAPI(t, srv.URL)
 			c.initCode(t, composer.Code{Role: composer.RoleStep, Policy: yamlToJSON(t, s.policy(t)), Conductor: "/guest/c", Baseline: composer.BaselineSelfInvoke})
 			req := hop.Request{Job: "jself", Hop: 1}
 			st, out := c.post(t, "/run", runBody(map[string]any{"x": "y", hop.StepKey: req}, time.Now().Add(s.timeout)))
@@ -697,15 +704,7 @@ func TestStepCallerCannotSelectSelfInvoke(t *testing.T) {
 	defer srv.Close()
 	s := stepSetup{engine: coop(t), store: newTestStore(t), timeout: 3 * time.Second, margin: "1500ms",
 		deadline: true, script: countScript, args: []string{"2"}}
-	c := newContainer(t, runner.Deps{
-		Engine:    func(ctx context.Context, name string) (runner.Engine, error) { return s.engine, nil },
-		OpenStore: s.store.opener(),
-	}, func(k string) string {
-		if k == "__OW_API_HOST" {
-			return srv.URL
-		}
-		return ""
-	})
+	c := s.containerWithAPI(t, srv.URL)
 	c.initStep(t, s.policy(t))
 	req := map[string]any{"job": "jmode", "hop": 1, "attempt": 1, "mode": "self-invoke", "baseline": "self-invoke"}
 	st, out := c.post(t, "/run", runBody(map[string]any{hop.StepKey: req}, time.Now().Add(s.timeout)))
