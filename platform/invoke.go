@@ -116,6 +116,9 @@ func merge(base, over object) object {
 	return out
 }
 
+// paramsObject is the action's parameters as an object, init parameters
+// included: OpenWhisk merges them all with the payload and only then takes
+// the init ones out (see splitInit).
 func paramsObject(kv whisk.KeyValues) object {
 	out := make(object, len(kv))
 	for _, p := range kv {
@@ -125,6 +128,48 @@ func paramsObject(kv whisk.KeyValues) object {
 		}
 	}
 	return out
+}
+
+// splitInit partitions an activation's arguments as OpenWhisk's invoker
+// does (ContainerProxy.partitionArguments): the keys of the action's init
+// parameters leave the /run value and go to /init's env, whatever supplied
+// the value (the payload may override a default), stringified as
+// WhiskAction.containerInitializer does. env is nil when there are none, so
+// that actions without init parameters keep sharing containers.
+func splitInit(args object, params whisk.KeyValues) (value object, env map[string]string) {
+	value = args
+	for _, kv := range params {
+		if !kv.Init {
+			continue
+		}
+		raw, ok := args[kv.Key]
+		if !ok {
+			continue
+		}
+		if env == nil {
+			env = map[string]string{}
+			value = make(object, len(args))
+			for k, v := range args {
+				value[k] = v
+			}
+		}
+		delete(value, kv.Key)
+		env[kv.Key] = envString(raw)
+	}
+	return value, env
+}
+
+// envString is a JSON value as an environment variable: a string as is,
+// null as empty, anything else as its compact JSON text.
+func envString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	if t := bytes.TrimSpace(raw); bytes.Equal(t, []byte("null")) {
+		return ""
+	}
+	return compactJSON(raw)
 }
 
 // asObject decodes raw when it is a JSON object.
@@ -182,13 +227,13 @@ func providesKey(a *whisk.Action) bool {
 
 func (p *Platform) runPrimitive(ctx context.Context, r runReq, rec *whisk.Activation) *runResult {
 	a := r.action
-	params := merge(paramsObject(a.Parameters), r.payload)
+	params, initEnv := splitInit(merge(paramsObject(a.Parameters), r.payload), a.Parameters)
 	in := container.RunInput{Value: mustJSON(params), ActivationID: r.id, TransactionID: r.txid}
 	if providesKey(a) {
 		in.APIKey = r.user.Key
 	}
 	spec := container.Spec{Namespace: r.name.ns, Action: r.name.path(), Version: a.Version, Exec: *a.Exec,
-		Limits: *a.Limits, Env: map[string]string{"__OW_API_HOST": p.APIHost()}}
+		Limits: *a.Limits, Env: map[string]string{"__OW_API_HOST": p.APIHost()}, InitEnv: initEnv}
 	start := time.Now()
 	in.Deadline = start.Add(time.Duration(a.Limits.Timeout) * time.Millisecond)
 	var out container.RunOutput
