@@ -24,6 +24,8 @@ const (
 	msgBadTimeout    = "Timeout must be number of milliseconds up to 60000."
 	msgActivationID  = "The activation id is not valid."
 	msgMalformedBody = "The request content was malformed."
+	msgNameIllegal   = "The name of the entity contains illegal characters."
+	msgNSIllegal     = "The namespace contains illegal characters."
 )
 
 var activationIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -88,7 +90,16 @@ func (p *Platform) auth(h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, r, http.StatusUnauthorized, msgUnauthorized)
 			return
 		}
-		if ns := r.PathValue("ns"); ns != "" && ns != "_" && ns != u.Namespace {
+		ns := r.PathValue("ns")
+		if len(ns) > maxNameLength {
+			writeError(w, r, http.StatusBadRequest, nameTooLong("Namespace", len(ns)))
+			return
+		}
+		if ns != "" && ns != "_" && !validName(ns) {
+			writeError(w, r, http.StatusBadRequest, msgNSIllegal)
+			return
+		}
+		if ns != "" && ns != "_" && ns != u.Namespace {
 			writeError(w, r, http.StatusForbidden, msgForbidden)
 			return
 		}
@@ -101,19 +112,25 @@ func (p *Platform) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	writeJSONResponse(w, http.StatusOK, []string{userOf(r).Namespace})
 }
 
-// actionName validates the {name...} path: "name" or "pkg/name".
-func actionName(r *http.Request) (string, bool) {
-	name := r.PathValue("name")
+// actionName validates the {name...} path, "name" or "pkg/name"; msg says
+// what is wrong with it otherwise.
+func actionName(r *http.Request) (name, msg string) {
+	name = r.PathValue("name")
 	parts := strings.Split(name, "/")
+	for _, s := range parts {
+		if len(s) > maxNameLength {
+			return "", nameTooLong("Name segement", len(s))
+		}
+	}
 	if len(parts) > 2 {
-		return "", false
+		return "", msgNameIllegal
 	}
 	for _, s := range parts {
 		if !validName(s) {
-			return "", false
+			return "", msgNameIllegal
 		}
 	}
-	return name, true
+	return name, ""
 }
 
 func listParams(r *http.Request, collection string) (limit, skip int, msg string) {
@@ -172,9 +189,9 @@ func (p *Platform) listActions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
-	name, ok := actionName(r)
-	if !ok {
-		writeError(w, r, http.StatusBadRequest, "The name of the entity contains illegal characters.")
+	name, msg := actionName(r)
+	if msg != "" {
+		writeError(w, r, http.StatusBadRequest, msg)
 		return
 	}
 	ns := userOf(r).Namespace
@@ -218,9 +235,9 @@ func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Platform) lookupAction(w http.ResponseWriter, r *http.Request) (*whisk.Action, bool) {
-	name, ok := actionName(r)
-	if !ok {
-		writeError(w, r, http.StatusBadRequest, "The name of the entity contains illegal characters.")
+	name, msg := actionName(r)
+	if msg != "" {
+		writeError(w, r, http.StatusBadRequest, msg)
 		return nil, false
 	}
 	a, ok := p.store.getAction(userOf(r).Namespace, name)

@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,4 +197,32 @@ func apiErr(t testing.TB, err error, status int) *whisk.APIError {
 		t.Fatalf("status %d (%s), want %d", ae.StatusCode, ae.Message, status)
 	}
 	return ae
+}
+
+// rawRequest sends method url with body and key as basic auth ("" sends
+// none) and returns the status and the JSON object answered; a body that
+// is not a JSON object fails the test.
+func rawRequest(t testing.TB, method, url, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, secret, ok := strings.Cut(key, ":"); ok {
+		req.SetBasicAuth(id, secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read: %v", method, url, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s %s: %d, body %q is not a JSON object", method, url, resp.StatusCode, b)
+	}
+	return resp.StatusCode, m
 }
