@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -37,22 +38,74 @@ const (
 	txKey
 )
 
+// msgMethodNotAllowed is akka-http's text for a method a path does not take.
+const msgMethodNotAllowed = "HTTP method not allowed, supported methods: "
+
 func (p *Platform) routes() http.Handler {
+	routes := []struct {
+		method, pattern string
+		h               http.HandlerFunc
+	}{
+		{"GET", "/api/v1/namespaces", p.listNamespaces},
+		{"GET", "/api/v1/namespaces/{ns}/actions", p.listActions},
+		{"PUT", "/api/v1/namespaces/{ns}/actions/{name...}", p.putAction},
+		{"GET", "/api/v1/namespaces/{ns}/actions/{name...}", p.getAction},
+		{"DELETE", "/api/v1/namespaces/{ns}/actions/{name...}", p.deleteAction},
+		{"POST", "/api/v1/namespaces/{ns}/actions/{name...}", p.invoke},
+		{"GET", "/api/v1/namespaces/{ns}/activations", p.listActivations},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}", p.getActivation},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/result", p.activationResult},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/logs", p.activationLogs},
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/namespaces", p.auth(p.listNamespaces))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/actions", p.auth(p.listActions))
-	mux.HandleFunc("PUT /api/v1/namespaces/{ns}/actions/{name...}", p.auth(p.putAction))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/actions/{name...}", p.auth(p.getAction))
-	mux.HandleFunc("DELETE /api/v1/namespaces/{ns}/actions/{name...}", p.auth(p.deleteAction))
-	mux.HandleFunc("POST /api/v1/namespaces/{ns}/actions/{name...}", p.auth(p.invoke))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/activations", p.auth(p.listActivations))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}", p.auth(p.getActivation))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/result", p.auth(p.activationResult))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/logs", p.auth(p.activationLogs))
+	allowed := map[string][]string{}
+	var order []string
+	for _, rt := range routes {
+		mux.HandleFunc(rt.method+" "+rt.pattern, p.auth(rt.h))
+		if allowed[rt.pattern] == nil {
+			order = append(order, rt.pattern)
+		}
+		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
+	}
+	// A pattern without a method catches the other methods of a path, so
+	// that they get a JSON 405 rather than the mux's text. It also keeps
+	// the mux from redirecting ".../actions" to ".../actions/" for the
+	// methods that only ".../actions/{name...}" takes.
+	for _, pat := range order {
+		methods := strings.Join(allowed[pat], ", ")
+		mux.HandleFunc(pat, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			writeError(w, r, http.StatusMethodNotAllowed, msgMethodNotAllowed+methods)
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, msgNotFound)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The mux would redirect a path with "..", "." or "//" to its
+		// clean form, with an HTML body; no such path names a resource.
+		if cleanPath(r.URL.Path) != r.URL.Path {
+			writeError(w, r, http.StatusNotFound, msgNotFound)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is the canonical form net/http's ServeMux redirects to: rooted,
+// no "." or ".." elements, no repeated slashes, a trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 func txid(r *http.Request) string {

@@ -199,6 +199,9 @@ func apiErr(t testing.TB, err error, status int) *whisk.APIError {
 	return ae
 }
 
+// noRedirects is a client that shows a redirect instead of following it.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // rawRequest sends method url with body and key as basic auth ("" sends
 // none) and returns the status and the JSON object answered; a body that
 // is not a JSON object fails the test.
@@ -211,7 +214,7 @@ func rawRequest(t testing.TB, method, url, key, body string) (int, map[string]an
 	if id, secret, ok := strings.Cut(key, ":"); ok {
 		req.SetBasicAuth(id, secret)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

@@ -134,7 +134,9 @@ func (p *Platform) Handler() http.Handler { return p.routes() }
 
 // Serve answers the API on l until ctx ends or Close is called.
 func (p *Platform) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second,
+	// DisableGeneralOptionsHandler: "OPTIONS *" gets the API's JSON 404
+	// rather than the server's empty 200.
+	srv := &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second, DisableGeneralOptionsHandler: true,
 		BaseContext: func(net.Listener) context.Context { return p.ctx }}
 	p.mu.Lock()
 	if p.closed {
