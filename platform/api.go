@@ -84,12 +84,45 @@ func (p *Platform) routes() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The mux would redirect a path with "..", "." or "//" to its
 		// clean form, with an HTML body; no such path names a resource.
+		defer drain(r.Body)
 		if cleanPath(r.URL.Path) != r.URL.Path {
 			writeError(w, r, http.StatusNotFound, msgNotFound)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// drainLimit bounds what the platform reads of a body it does not want:
+// past a size limit, or after an answer that did not need it.
+const drainLimit = 64 << 20
+
+// drain reads what is left of a body, up to drainLimit. A client may write
+// all of its request before it reads the answer; closing the connection
+// on unread data resets it, and that client sees the reset, not the
+// answer. A small answer is still in the server's buffer while this runs.
+func drain(body io.Reader) {
+	_, _ = io.CopyN(io.Discard, body, drainLimit)
+}
+
+// readBody reads a request body of at most limit bytes. A longer one is
+// drained and answered here with OpenWhisk's 413 (Messages.entityTooBig),
+// and the connection closed after it.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, msgMalformedBody)
+		return nil, false
+	}
+	if int64(len(body)) <= limit {
+		return body, true
+	}
+	n, _ := io.CopyN(io.Discard, r.Body, drainLimit)
+	size := max(int64(len(body))+n, r.ContentLength)
+	w.Header().Set("Connection", "close")
+	writeError(w, r, http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("Request larger than allowed: %d > %d bytes.", size, limit))
+	return nil, false
 }
 
 // cleanPath is the canonical form net/http's ServeMux redirects to: rooted,
@@ -248,9 +281,8 @@ func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := userOf(r).Namespace
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCode+maxPayload+(1<<20)))
-	if err != nil {
-		writeError(w, r, http.StatusRequestEntityTooLarge, "Request entity too large.")
+	body, ok := readBody(w, r, maxCode+maxPayload+(1<<20))
+	if !ok {
 		return
 	}
 	var b actionBody
@@ -346,14 +378,8 @@ func (p *Platform) invoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, msgMalformedBody)
-		return
-	}
-	if len(body) > maxPayload {
-		writeError(w, r, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("Request larger than allowed: %d > %d bytes.", len(body), maxPayload))
+	body, ok := readBody(w, r, maxPayload)
+	if !ok {
 		return
 	}
 	var payload object
