@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,7 +172,7 @@ func (p *Platform) auth(h http.HandlerFunc) http.HandlerFunc {
 		r = r.WithContext(context.WithValue(r.Context(), txKey, newID()))
 		id, secret, ok := r.BasicAuth()
 		u, known := p.users[id]
-		if !ok || !known || u.Key != id+":"+secret {
+		if !ok || !known || !secretMatches(u.Key, secret) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="whisk rest service"`)
 			writeError(w, r, http.StatusUnauthorized, msgUnauthorized)
 			return
@@ -192,6 +193,14 @@ func (p *Platform) auth(h http.HandlerFunc) http.HandlerFunc {
 		r = r.WithContext(context.WithValue(r.Context(), userKey, u))
 		h(w, r)
 	}
+}
+
+// secretMatches reports whether secret is the secret of key ("uuid:secret")
+// in time that does not depend on where they differ; the uuid is the
+// public half and has been looked up already.
+func secretMatches(key, secret string) bool {
+	_, want, ok := strings.Cut(key, ":")
+	return ok && subtle.ConstantTimeCompare([]byte(want), []byte(secret)) == 1
 }
 
 func (p *Platform) listNamespaces(w http.ResponseWriter, r *http.Request) {

@@ -495,3 +495,26 @@ func TestNativeAction(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretMatches(t *testing.T) {
+	const key = "11111111-2222-3333-4444-555555555555:s3cret:with:colons"
+	tests := []struct {
+		secret string
+		want   bool
+	}{
+		{"s3cret:with:colons", true},
+		{"s3cret:with:colonz", false},
+		{"s3cret", false},
+		{"s3cret:with:colons:", false},
+		{"", false},
+		{key, false},
+	}
+	for _, tc := range tests {
+		if got := secretMatches(key, tc.secret); got != tc.want {
+			t.Errorf("secretMatches(%q) = %v, want %v", tc.secret, got, tc.want)
+		}
+	}
+	if secretMatches("no-colon", "") {
+		t.Error("a key without a secret matched the empty secret")
+	}
+}
