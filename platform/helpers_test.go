@@ -41,6 +41,33 @@ func skeletonMain(args []string) int {
 	return 0
 }
 
+// servePlatformArg makes the test binary a platform server (see
+// servePlatformMain), for tests that need a platform in a process of its own.
+const servePlatformArg = "serve-platform"
+
+// servePlatformMain serves a platform with a container pool (its cache in
+// $WSKX_TEST_CACHE) on a free loopback port, prints its URL and key on a
+// line of its own, and serves until killed.
+func servePlatformMain() int {
+	pool, err := container.NewPool(container.Config{Wskx: os.Args[0], CacheDir: os.Getenv("WSKX_TEST_CACHE"), Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	p, err := New(Config{Runner: pool, Logger: quietLogger(), Users: []User{{Namespace: "guest", Key: GuestKey}}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	url, err := p.Start(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(url, GuestKey)
+	select {}
+}
+
 // newPool returns a container pool running "wskx/testaction" images as
 // the test action server, native actions under this binary's skeleton.
 func newPool(t testing.TB) *container.Pool {
@@ -63,6 +90,9 @@ func TestMain(m *testing.M) {
 	// the tests point WskxBinary at this test binary.
 	if len(os.Args) > 1 && os.Args[1] == "skeleton" {
 		os.Exit(skeletonMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == servePlatformArg {
+		os.Exit(servePlatformMain())
 	}
 	dir, err := os.MkdirTemp("", "platform-test-")
 	if err != nil {

@@ -40,6 +40,8 @@ type memSlot interface {
 	oomKilled() bool
 	// killAll kills every process charged to the slot, wherever it moved.
 	killAll()
+	// path is the slot's cgroup directory, or "" when it has none.
+	path() string
 	release()
 }
 
@@ -335,6 +337,8 @@ func (s *cgroupSlot) killAll() {
 	}
 }
 
+func (s *cgroupSlot) path() string { return s.dir }
+
 func (s *cgroupSlot) release() {
 	if s.fd >= 0 && s.v2 {
 		syscall.Close(s.fd)
@@ -372,6 +376,7 @@ func (s *rlimitSlot) attach(pid int) error {
 }
 func (s *rlimitSlot) oomKilled() bool { return false }
 func (s *rlimitSlot) killAll()        {}
+func (s *rlimitSlot) path() string    { return "" }
 func (s *rlimitSlot) release()        {}
 
 type noLimiter struct{}

@@ -86,6 +86,8 @@ type Pool struct {
 	mem     memLimiter
 	workDir string
 	node    *nodeSupport
+	spawn   *spawner
+	guard   *guard
 
 	mu     sync.Mutex
 	idle   map[string][]*proc
@@ -166,7 +168,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		os.RemoveAll(work)
 		return nil, fmt.Errorf("memory limiter: %w", err)
 	}
-	p := &Pool{cfg: cfg, log: cfg.Logger, mem: mem, workDir: work,
+	p := &Pool{cfg: cfg, log: cfg.Logger, mem: mem, workDir: work, spawn: newSpawner(), guard: newGuard(cfg.Logger),
 		idle: map[string][]*proc{}, all: map[*proc]struct{}{},
 		stopReaper: make(chan struct{}), reaperDone: make(chan struct{})}
 	p.node = &nodeSupport{pool: p}
@@ -221,7 +223,11 @@ func (p *Pool) Close() error {
 		}()
 	}
 	wg.Wait()
-	err := p.mem.close()
+	p.spawn.close()
+	err := p.guard.close()
+	if merr := p.mem.close(); err == nil {
+		err = merr
+	}
 	if rmErr := os.RemoveAll(p.workDir); rmErr != nil && err == nil {
 		err = rmErr
 	}
@@ -410,7 +416,8 @@ func (p *Pool) launch(ctx context.Context, spec Spec, fl flavor, argv []string, 
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("memory limit: %w", err)
 		}
-		c, err := startProc(ctx, withPort(argv, port), port, dir, env, slot, p.cfg.StartTimeout)
+		c, err := p.startProc(ctx, procSpec{argv: withPort(argv, port), port: port, dir: dir, env: env, slot: slot,
+			startTimeout: p.cfg.StartTimeout})
 		if err != nil {
 			slot.release()
 			lastErr = err
