@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -85,6 +86,7 @@ type Pool struct {
 	log     *slog.Logger
 	mem     memLimiter
 	workDir string
+	user    *actionUser // nil: native and nodejs containers run as the pool's user
 	node    *nodeSupport
 	spawn   *spawner
 	guard   *guard
@@ -168,7 +170,13 @@ func NewPool(cfg Config) (*Pool, error) {
 		os.RemoveAll(work)
 		return nil, fmt.Errorf("memory limiter: %w", err)
 	}
-	p := &Pool{cfg: cfg, log: cfg.Logger, mem: mem, workDir: work, spawn: newSpawner(), guard: newGuard(cfg.Logger),
+	au, err := newActionUser()
+	if err != nil {
+		mem.close()
+		os.RemoveAll(work)
+		return nil, err
+	}
+	p := &Pool{cfg: cfg, log: cfg.Logger, mem: mem, workDir: work, user: au, spawn: newSpawner(), guard: newGuard(cfg.Logger),
 		idle: map[string][]*proc{}, all: map[*proc]struct{}{},
 		stopReaper: make(chan struct{}), reaperDone: make(chan struct{})}
 	p.node = &nodeSupport{pool: p}
@@ -230,6 +238,11 @@ func (p *Pool) Close() error {
 	}
 	if rmErr := os.RemoveAll(p.workDir); rmErr != nil && err == nil {
 		err = rmErr
+	}
+	if p.user != nil {
+		if uerr := p.user.close(); err == nil {
+			err = uerr
+		}
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("close pool: %w", err)
@@ -397,9 +410,21 @@ func (p *Pool) launch(ctx context.Context, spec Spec, fl flavor, argv []string, 
 	p.seq++
 	id := fmt.Sprintf("c%d", p.seq)
 	p.mu.Unlock()
-	dir := filepath.Join(p.workDir, id)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("container dir: %w", err)
+	var cred *syscall.Credential
+	var dir string
+	if p.user != nil && fl != flavorBlackbox {
+		var userEnv []string
+		var err error
+		if dir, userEnv, err = p.user.containerDir(id); err != nil {
+			return nil, err
+		}
+		env = append(append([]string(nil), env...), userEnv...)
+		cred = p.user.credential()
+	} else {
+		dir = filepath.Join(p.workDir, id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("container dir: %w", err)
+		}
 	}
 	memMB := spec.Limits.Memory
 	if memMB <= 0 {
@@ -417,7 +442,7 @@ func (p *Pool) launch(ctx context.Context, spec Spec, fl flavor, argv []string, 
 			return nil, fmt.Errorf("memory limit: %w", err)
 		}
 		c, err := p.startProc(ctx, procSpec{argv: withPort(argv, port), port: port, dir: dir, env: env, slot: slot,
-			startTimeout: p.cfg.StartTimeout})
+			cred: cred, startTimeout: p.cfg.StartTimeout})
 		if err != nil {
 			slot.release()
 			lastErr = err

@@ -208,6 +208,7 @@ type procSpec struct {
 	dir          string
 	env          []string
 	slot         memSlot
+	cred         *syscall.Credential // nil: the pool's own user
 	startTimeout time.Duration
 }
 
@@ -226,16 +227,18 @@ func (pl *Pool) startProc(ctx context.Context, ps procSpec) (*proc, error) {
 		stdoutW.Close()
 		return nil, err
 	}
+	// Pdeathsig ends the container's first process if the pool's process
+	// dies without Close; the spawner's thread makes that hold (see
+	// spawner), the guard takes care of the rest of the group. A change
+	// of credentials clears Pdeathsig, but Go sets it after the change.
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: ps.cred}
+	argv = slot.configure(attr, argv)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdout = stdoutW
 	cmd.Stderr = stderrW
-	// Pdeathsig ends the container's first process if the pool's process
-	// dies without Close; the spawner's thread makes that hold (see
-	// spawner), the guard takes care of the rest of the group.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	slot.configure(cmd.SysProcAttr)
+	cmd.SysProcAttr = attr
 	err = pl.spawn.start(cmd)
 	stdoutW.Close()
 	stderrW.Close()
