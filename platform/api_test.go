@@ -259,7 +259,7 @@ func TestBlockingWaitElapsed(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	other := User{Namespace: "other", Key: "11111111-2222-3333-4444-555555555555:secret"}
-	env := startPlatform(t, Config{Users: []User{{Namespace: "guest", Key: GuestKey}, other}})
+	env := startPlatform(t, Config{Users: []User{{Namespace: "guest", Key: testKey}, other}})
 	ctx := ctxT(t)
 	mustPut(t, env.c, "mine", testAction("echo"))
 	inv, err := env.c.Invoke(ctx, "mine", nil, whisk.InvokeOptions{Blocking: true})
@@ -281,7 +281,7 @@ func TestAuth(t *testing.T) {
 			return &whisk.APIError{StatusCode: resp.StatusCode}
 		}, http.StatusUnauthorized},
 		{"wrong secret", func() error {
-			_, err := clientFor(t, env.url, "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:wrong", "").ListActions(ctx, whisk.ListOptions{})
+			_, err := clientFor(t, env.url, testKeyID+":wrong", "").ListActions(ctx, whisk.ListOptions{})
 			return err
 		}, http.StatusUnauthorized},
 		{"unknown key", func() error {
@@ -334,7 +334,7 @@ func TestRunContext(t *testing.T) {
 	for _, tt := range []struct {
 		action, key string
 		timeout     int64
-	}{{"plain", "", 5000}, {"keyed", GuestKey, 60000}} {
+	}{{"plain", "", 5000}, {"keyed", env.key, 60000}} {
 		inv, err := env.c.Invoke(ctx, tt.action, map[string]any{"p": 1}, whisk.InvokeOptions{Blocking: true})
 		if err != nil {
 			t.Fatal(err)

@@ -34,10 +34,10 @@ func TestOversizedBodies(t *testing.T) {
 		size, status            int
 		want                    string // error message prefix
 	}{
-		{"invoke", "POST", "/api/v1/namespaces/_/actions/echo?blocking=true", GuestKey, 50 * mb, 413, "Request larger than allowed: 50000000 > 1048576 bytes."},
-		{"invoke just over", "POST", "/api/v1/namespaces/_/actions/echo", GuestKey, maxPayload + 1, 413, "Request larger than allowed:"},
-		{"put", "PUT", "/api/v1/namespaces/_/actions/big?overwrite=true", GuestKey, maxCode + maxPayload + 2<<20, 413, "Request larger than allowed:"},
-		{"no such action", "POST", "/api/v1/namespaces/_/actions/missing", GuestKey, 50 * mb, 404, msgNotFound},
+		{"invoke", "POST", "/api/v1/namespaces/_/actions/echo?blocking=true", env.key, 50 * mb, 413, "Request larger than allowed: 50000000 > 1048576 bytes."},
+		{"invoke just over", "POST", "/api/v1/namespaces/_/actions/echo", env.key, maxPayload + 1, 413, "Request larger than allowed:"},
+		{"put", "PUT", "/api/v1/namespaces/_/actions/big?overwrite=true", env.key, maxCode + maxPayload + 2<<20, 413, "Request larger than allowed:"},
+		{"no such action", "POST", "/api/v1/namespaces/_/actions/missing", env.key, 50 * mb, 404, msgNotFound},
 		{"no key", "POST", "/api/v1/namespaces/_/actions/echo", "", 50 * mb, 401, msgUnauthorized},
 	}
 	clients := []struct {

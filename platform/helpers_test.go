@@ -54,7 +54,7 @@ func servePlatformMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	p, err := New(Config{Runner: pool, Logger: quietLogger(), Users: []User{{Namespace: "guest", Key: GuestKey}}})
+	p, err := New(Config{Runner: pool, Logger: quietLogger()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -64,7 +64,7 @@ func servePlatformMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Println(url, GuestKey)
+	fmt.Println(url, p.Users()[0].Key)
 	select {}
 }
 
@@ -113,12 +113,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testEnv is a platform serving on loopback and a client for guest.
+// testEnv is a platform serving on loopback and a client for its first
+// user (guest, unless the test configures users).
 type testEnv struct {
 	p   *Platform
 	c   *whisk.Client
 	url string
+	key string
 }
+
+// testKey is a key for tests that configure their users; testKeyID is
+// its uuid.
+const (
+	testKeyID = "00000000-0000-4000-8000-000000000001"
+	testKey   = testKeyID + ":s3cr3t"
+)
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -141,7 +150,8 @@ func startPlatform(t testing.TB, cfg Config) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{p: p, c: clientFor(t, url, GuestKey, ""), url: url}
+	key := p.Users()[0].Key
+	return &testEnv{p: p, c: clientFor(t, url, key, ""), url: url, key: key}
 }
 
 func clientFor(t testing.TB, url, key, ns string) *whisk.Client {

@@ -27,7 +27,7 @@ func TestLongNames(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return p, clientFor(t, url, GuestKey, "")
+		return p, clientFor(t, url, p.Users()[0].Key, "")
 	}
 	long := func(n int) string { return strings.Repeat("n", n) }
 	good := []string{long(250), long(251), long(255), long(256), long(256) + "/" + long(256), "short/" + long(256)}
@@ -64,7 +64,7 @@ func TestLongNames(t *testing.T) {
 	}
 	for _, b := range bad {
 		for _, method := range []string{http.MethodPut, http.MethodGet, http.MethodPost, http.MethodDelete} {
-			status, body := rawRequest(t, method, p.APIHost()+b.path, GuestKey, `{"exec":{"kind":"blackbox","image":"wskx/testaction"}}`)
+			status, body := rawRequest(t, method, p.APIHost()+b.path, p.Users()[0].Key, `{"exec":{"kind":"blackbox","image":"wskx/testaction"}}`)
 			if status != http.StatusBadRequest || body["error"] != b.want {
 				t.Errorf("%s %.60s...: %d %v, want 400 %q", method, b.path, status, body, b.want)
 			}

@@ -36,7 +36,7 @@ func TestJSONForEveryPath(t *testing.T) {
 		{"GET", "/nothing/here", 404, ""},
 	}
 	for _, tc := range tests {
-		status, body := rawRequest(t, tc.method, env.url+tc.path, GuestKey, "{}")
+		status, body := rawRequest(t, tc.method, env.url+tc.path, env.key, "{}")
 		if status != tc.status {
 			t.Errorf("%s %s: status %d %v, want %d", tc.method, tc.path, status, body, tc.status)
 		}
@@ -48,7 +48,7 @@ func TestJSONForEveryPath(t *testing.T) {
 		}
 	}
 	// The canonical path still works.
-	if status, body := rawRequest(t, "GET", env.url+"/api/v1/namespaces/_/actions/echo", GuestKey, ""); status != 200 || body["name"] != "echo" {
+	if status, body := rawRequest(t, "GET", env.url+"/api/v1/namespaces/_/actions/echo", env.key, ""); status != 200 || body["name"] != "echo" {
 		t.Errorf("canonical path: %d %v", status, body)
 	}
 	// "OPTIONS *" is answered by the server itself unless told otherwise.
