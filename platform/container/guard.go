@@ -75,12 +75,16 @@ func (s *spawner) close() {
 
 // guardScript is the guard's program. It reads "+ PGID", "- PGID",
 // "+c DIR" and "-c DIR" lines that keep the live containers' process
-// groups and cgroups; at end of input, which comes when the pool's process
-// exits however it exits, it kills what is left. It ignores the terminal's
-// SIGINT and SIGHUP, which would otherwise reach it with the platform.
+// groups and cgroups, and "+d DIR" lines naming the pool's own
+// directories; at end of input, which comes when the pool's process exits
+// however it exits, it kills what is left and removes those directories
+// (the pool has removed them already when it closed). It ignores the
+// terminal's SIGINT and SIGHUP, which would otherwise reach it with the
+// platform.
 const guardScript = `trap '' INT HUP
 groups=' '
 cgroups=' '
+dirs=''
 drop() { out=' '; for x in $1; do [ "$x" = "$2" ] || out="$out$x "; done; }
 while read -r op arg; do
 	case $op in
@@ -88,6 +92,8 @@ while read -r op arg; do
 	-) drop "$groups" "$arg"; groups=$out ;;
 	+c) cgroups="$cgroups$arg " ;;
 	-c) drop "$cgroups" "$arg"; cgroups=$out ;;
+	+d) dirs="$dirs$arg
+" ;;
 	esac
 done
 for g in $groups; do kill -9 "-$g" 2>/dev/null; done
@@ -97,6 +103,7 @@ for c in $cgroups; do
 		for p in $(cat "$c/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 	done
 done
+printf '%s' "$dirs" | while IFS= read -r d; do [ -n "$d" ] && rm -rf -- "$d"; done
 `
 
 // guard is a small process outside every container that kills the
@@ -153,6 +160,12 @@ func (g *guard) watch(pgid int, cgroup string) {
 	if cgroup != "" {
 		g.send("+c " + cgroup)
 	}
+}
+
+// removeAtDeath has the guard remove dir, one of the pool's own, if the
+// pool's process dies without closing the pool.
+func (g *guard) removeAtDeath(dir string) {
+	g.send("+d " + dir)
 }
 
 // forget takes a killed container off the guard's lists, so that a later

@@ -179,6 +179,10 @@ func NewPool(cfg Config) (*Pool, error) {
 	p := &Pool{cfg: cfg, log: cfg.Logger, mem: mem, workDir: work, user: au, spawn: newSpawner(), guard: newGuard(cfg.Logger),
 		idle: map[string][]*proc{}, all: map[*proc]struct{}{},
 		stopReaper: make(chan struct{}), reaperDone: make(chan struct{})}
+	p.guard.removeAtDeath(work)
+	if au != nil {
+		p.guard.removeAtDeath(au.dir)
+	}
 	p.node = &nodeSupport{pool: p}
 	p.log.Info("container pool ready", "memoryLimiter", mem.name(), "cacheDir", cfg.CacheDir)
 	go p.reaper()
