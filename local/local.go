@@ -33,6 +33,10 @@ type Options struct {
 	CacheDir string
 	// Images maps further blackbox images to local commands.
 	Images map[string][]string
+	// Key is the key ("uuid:secret") of the user guest. By default the
+	// platform generates one on the first start on DataDir and keeps it
+	// there; Platform.User says which.
+	Key string
 	// LengthLimit is the composition component limit (default 50).
 	LengthLimit int
 	// BlockingWait bounds blocking invokes (default 60 s).
@@ -86,8 +90,13 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start local platform: %w", err)
 	}
+	var users []platform.User
+	if opts.Key != "" {
+		users = []platform.User{{Namespace: "guest", Key: opts.Key}}
+	}
 	ctrl, err := platform.New(platform.Config{
 		DataDir:      filepath.Join(opts.DataDir, "platform"),
+		Users:        users,
 		LengthLimit:  opts.LengthLimit,
 		BlockingWait: opts.BlockingWait,
 		Logger:       opts.Logger,
@@ -103,7 +112,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		pool.Close()
 		return nil, fmt.Errorf("start local platform: %w", err)
 	}
-	return &Platform{APIHost: host, User: platform.User{Namespace: "guest", Key: platform.GuestKey}, ctrl: ctrl, pool: pool}, nil
+	return &Platform{APIHost: host, User: ctrl.Users()[0], ctrl: ctrl, pool: pool}, nil
 }
 
 // Config is the client configuration for this platform.

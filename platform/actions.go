@@ -37,8 +37,19 @@ const (
 
 var entityNameRE = regexp.MustCompile(`^([\w]|[\w][\w@ .-]*[\w@.-]+)$`)
 
+// maxNameLength is OpenWhisk's EntityName.ENTITY_NAME_MAX_LENGTH, for
+// every segment of a path: namespace, package, action.
+const maxNameLength = 256
+
 // validName reports whether s is a valid entity name segment.
-func validName(s string) bool { return len(s) <= 256 && entityNameRE.MatchString(s) }
+func validName(s string) bool { return len(s) <= maxNameLength && entityNameRE.MatchString(s) }
+
+// nameTooLong is OpenWhisk's Messages.entityNameTooLong for a path segment
+// of n characters; field is "Namespace" or OpenWhisk's (misspelt) "Name
+// segement" (WhiskCollectionAPI.entityname, BasicRasService.namespace).
+func nameTooLong(field string, n int) string {
+	return fmt.Sprintf("%s longer than allowed: %d > %d.", field, n, maxNameLength)
+}
 
 // fqn is a resolved fully qualified action name.
 type fqn struct {

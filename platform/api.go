@@ -2,11 +2,13 @@ package platform
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +26,8 @@ const (
 	msgBadTimeout    = "Timeout must be number of milliseconds up to 60000."
 	msgActivationID  = "The activation id is not valid."
 	msgMalformedBody = "The request content was malformed."
+	msgNameIllegal   = "The name of the entity contains illegal characters."
+	msgNSIllegal     = "The namespace contains illegal characters."
 )
 
 var activationIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -35,22 +39,107 @@ const (
 	txKey
 )
 
+// msgMethodNotAllowed is akka-http's text for a method a path does not take.
+const msgMethodNotAllowed = "HTTP method not allowed, supported methods: "
+
 func (p *Platform) routes() http.Handler {
+	routes := []struct {
+		method, pattern string
+		h               http.HandlerFunc
+	}{
+		{"GET", "/api/v1/namespaces", p.listNamespaces},
+		{"GET", "/api/v1/namespaces/{ns}/actions", p.listActions},
+		{"PUT", "/api/v1/namespaces/{ns}/actions/{name...}", p.putAction},
+		{"GET", "/api/v1/namespaces/{ns}/actions/{name...}", p.getAction},
+		{"DELETE", "/api/v1/namespaces/{ns}/actions/{name...}", p.deleteAction},
+		{"POST", "/api/v1/namespaces/{ns}/actions/{name...}", p.invoke},
+		{"GET", "/api/v1/namespaces/{ns}/activations", p.listActivations},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}", p.getActivation},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/result", p.activationResult},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/logs", p.activationLogs},
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/namespaces", p.auth(p.listNamespaces))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/actions", p.auth(p.listActions))
-	mux.HandleFunc("PUT /api/v1/namespaces/{ns}/actions/{name...}", p.auth(p.putAction))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/actions/{name...}", p.auth(p.getAction))
-	mux.HandleFunc("DELETE /api/v1/namespaces/{ns}/actions/{name...}", p.auth(p.deleteAction))
-	mux.HandleFunc("POST /api/v1/namespaces/{ns}/actions/{name...}", p.auth(p.invoke))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/activations", p.auth(p.listActivations))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}", p.auth(p.getActivation))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/result", p.auth(p.activationResult))
-	mux.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/logs", p.auth(p.activationLogs))
+	allowed := map[string][]string{}
+	var order []string
+	for _, rt := range routes {
+		mux.HandleFunc(rt.method+" "+rt.pattern, p.auth(rt.h))
+		if allowed[rt.pattern] == nil {
+			order = append(order, rt.pattern)
+		}
+		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
+	}
+	// A pattern without a method catches the other methods of a path, so
+	// that they get a JSON 405 rather than the mux's text. It also keeps
+	// the mux from redirecting ".../actions" to ".../actions/" for the
+	// methods that only ".../actions/{name...}" takes.
+	for _, pat := range order {
+		methods := strings.Join(allowed[pat], ", ")
+		mux.HandleFunc(pat, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			writeError(w, r, http.StatusMethodNotAllowed, msgMethodNotAllowed+methods)
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, msgNotFound)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The mux would redirect a path with "..", "." or "//" to its
+		// clean form, with an HTML body; no such path names a resource.
+		defer drain(r.Body)
+		if cleanPath(r.URL.Path) != r.URL.Path {
+			writeError(w, r, http.StatusNotFound, msgNotFound)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// drainLimit bounds what the platform reads of a body it does not want:
+// past a size limit, or after an answer that did not need it.
+const drainLimit = 64 << 20
+
+// drain reads what is left of a body, up to drainLimit. A client may write
+// all of its request before it reads the answer; closing the connection
+// on unread data resets it, and that client sees the reset, not the
+// answer. A small answer is still in the server's buffer while this runs.
+func drain(body io.Reader) {
+	_, _ = io.CopyN(io.Discard, body, drainLimit)
+}
+
+// readBody reads a request body of at most limit bytes. A longer one is
+// drained and answered here with OpenWhisk's 413 (Messages.entityTooBig),
+// and the connection closed after it.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, msgMalformedBody)
+		return nil, false
+	}
+	if int64(len(body)) <= limit {
+		return body, true
+	}
+	n, _ := io.CopyN(io.Discard, r.Body, drainLimit)
+	size := max(int64(len(body))+n, r.ContentLength)
+	w.Header().Set("Connection", "close")
+	writeError(w, r, http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("Request larger than allowed: %d > %d bytes.", size, limit))
+	return nil, false
+}
+
+// cleanPath is the canonical form net/http's ServeMux redirects to: rooted,
+// no "." or ".." elements, no repeated slashes, a trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 func txid(r *http.Request) string {
@@ -83,12 +172,21 @@ func (p *Platform) auth(h http.HandlerFunc) http.HandlerFunc {
 		r = r.WithContext(context.WithValue(r.Context(), txKey, newID()))
 		id, secret, ok := r.BasicAuth()
 		u, known := p.users[id]
-		if !ok || !known || u.Key != id+":"+secret {
+		if !ok || !known || !secretMatches(u.Key, secret) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="whisk rest service"`)
 			writeError(w, r, http.StatusUnauthorized, msgUnauthorized)
 			return
 		}
-		if ns := r.PathValue("ns"); ns != "" && ns != "_" && ns != u.Namespace {
+		ns := r.PathValue("ns")
+		if len(ns) > maxNameLength {
+			writeError(w, r, http.StatusBadRequest, nameTooLong("Namespace", len(ns)))
+			return
+		}
+		if ns != "" && ns != "_" && !validName(ns) {
+			writeError(w, r, http.StatusBadRequest, msgNSIllegal)
+			return
+		}
+		if ns != "" && ns != "_" && ns != u.Namespace {
 			writeError(w, r, http.StatusForbidden, msgForbidden)
 			return
 		}
@@ -97,23 +195,37 @@ func (p *Platform) auth(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// secretMatches reports whether secret is the secret of key ("uuid:secret")
+// in time that does not depend on where they differ; the uuid is the
+// public half and has been looked up already.
+func secretMatches(key, secret string) bool {
+	_, want, ok := strings.Cut(key, ":")
+	return ok && subtle.ConstantTimeCompare([]byte(want), []byte(secret)) == 1
+}
+
 func (p *Platform) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	writeJSONResponse(w, http.StatusOK, []string{userOf(r).Namespace})
 }
 
-// actionName validates the {name...} path: "name" or "pkg/name".
-func actionName(r *http.Request) (string, bool) {
-	name := r.PathValue("name")
+// actionName validates the {name...} path, "name" or "pkg/name"; msg says
+// what is wrong with it otherwise.
+func actionName(r *http.Request) (name, msg string) {
+	name = r.PathValue("name")
 	parts := strings.Split(name, "/")
+	for _, s := range parts {
+		if len(s) > maxNameLength {
+			return "", nameTooLong("Name segement", len(s))
+		}
+	}
 	if len(parts) > 2 {
-		return "", false
+		return "", msgNameIllegal
 	}
 	for _, s := range parts {
 		if !validName(s) {
-			return "", false
+			return "", msgNameIllegal
 		}
 	}
-	return name, true
+	return name, ""
 }
 
 func listParams(r *http.Request, collection string) (limit, skip int, msg string) {
@@ -172,15 +284,14 @@ func (p *Platform) listActions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
-	name, ok := actionName(r)
-	if !ok {
-		writeError(w, r, http.StatusBadRequest, "The name of the entity contains illegal characters.")
+	name, msg := actionName(r)
+	if msg != "" {
+		writeError(w, r, http.StatusBadRequest, msg)
 		return
 	}
 	ns := userOf(r).Namespace
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCode+maxPayload+(1<<20)))
-	if err != nil {
-		writeError(w, r, http.StatusRequestEntityTooLarge, "Request entity too large.")
+	body, ok := readBody(w, r, maxCode+maxPayload+(1<<20))
+	if !ok {
 		return
 	}
 	var b actionBody
@@ -218,9 +329,9 @@ func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Platform) lookupAction(w http.ResponseWriter, r *http.Request) (*whisk.Action, bool) {
-	name, ok := actionName(r)
-	if !ok {
-		writeError(w, r, http.StatusBadRequest, "The name of the entity contains illegal characters.")
+	name, msg := actionName(r)
+	if msg != "" {
+		writeError(w, r, http.StatusBadRequest, msg)
 		return nil, false
 	}
 	a, ok := p.store.getAction(userOf(r).Namespace, name)
@@ -276,14 +387,8 @@ func (p *Platform) invoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, msgMalformedBody)
-		return
-	}
-	if len(body) > maxPayload {
-		writeError(w, r, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("Request larger than allowed: %d > %d bytes.", len(body), maxPayload))
+	body, ok := readBody(w, r, maxPayload)
+	if !ok {
 		return
 	}
 	var payload object

@@ -259,7 +259,7 @@ func TestBlockingWaitElapsed(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	other := User{Namespace: "other", Key: "11111111-2222-3333-4444-555555555555:secret"}
-	env := startPlatform(t, Config{Users: []User{{Namespace: "guest", Key: GuestKey}, other}})
+	env := startPlatform(t, Config{Users: []User{{Namespace: "guest", Key: testKey}, other}})
 	ctx := ctxT(t)
 	mustPut(t, env.c, "mine", testAction("echo"))
 	inv, err := env.c.Invoke(ctx, "mine", nil, whisk.InvokeOptions{Blocking: true})
@@ -281,7 +281,7 @@ func TestAuth(t *testing.T) {
 			return &whisk.APIError{StatusCode: resp.StatusCode}
 		}, http.StatusUnauthorized},
 		{"wrong secret", func() error {
-			_, err := clientFor(t, env.url, "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:wrong", "").ListActions(ctx, whisk.ListOptions{})
+			_, err := clientFor(t, env.url, testKeyID+":wrong", "").ListActions(ctx, whisk.ListOptions{})
 			return err
 		}, http.StatusUnauthorized},
 		{"unknown key", func() error {
@@ -334,7 +334,7 @@ func TestRunContext(t *testing.T) {
 	for _, tt := range []struct {
 		action, key string
 		timeout     int64
-	}{{"plain", "", 5000}, {"keyed", GuestKey, 60000}} {
+	}{{"plain", "", 5000}, {"keyed", env.key, 60000}} {
 		inv, err := env.c.Invoke(ctx, tt.action, map[string]any{"p": 1}, whisk.InvokeOptions{Blocking: true})
 		if err != nil {
 			t.Fatal(err)
@@ -493,5 +493,28 @@ func TestNativeAction(t *testing.T) {
 		if err != nil || len(logs) != 1 || !strings.HasSuffix(logs[0], `stdout: got {"n":7}`) {
 			t.Errorf("%s: logs %q, %v", exec.Kind, logs, err)
 		}
+	}
+}
+
+func TestSecretMatches(t *testing.T) {
+	const key = "11111111-2222-3333-4444-555555555555:s3cret:with:colons"
+	tests := []struct {
+		secret string
+		want   bool
+	}{
+		{"s3cret:with:colons", true},
+		{"s3cret:with:colonz", false},
+		{"s3cret", false},
+		{"s3cret:with:colons:", false},
+		{"", false},
+		{key, false},
+	}
+	for _, tc := range tests {
+		if got := secretMatches(key, tc.secret); got != tc.want {
+			t.Errorf("secretMatches(%q) = %v, want %v", tc.secret, got, tc.want)
+		}
+	}
+	if secretMatches("no-colon", "") {
+		t.Error("a key without a secret matched the empty secret")
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +41,33 @@ func skeletonMain(args []string) int {
 	return 0
 }
 
+// servePlatformArg makes the test binary a platform server (see
+// servePlatformMain), for tests that need a platform in a process of its own.
+const servePlatformArg = "serve-platform"
+
+// servePlatformMain serves a platform with a container pool (its cache in
+// $WSKX_TEST_CACHE) on a free loopback port, prints its URL and key on a
+// line of its own, and serves until killed.
+func servePlatformMain() int {
+	pool, err := container.NewPool(container.Config{Wskx: os.Args[0], CacheDir: os.Getenv("WSKX_TEST_CACHE"), Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	p, err := New(Config{Runner: pool, Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	url, err := p.Start(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(url, p.Users()[0].Key)
+	select {}
+}
+
 // newPool returns a container pool running "wskx/testaction" images as
 // the test action server, native actions under this binary's skeleton.
 func newPool(t testing.TB) *container.Pool {
@@ -62,6 +91,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "skeleton" {
 		os.Exit(skeletonMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == servePlatformArg {
+		os.Exit(servePlatformMain())
+	}
 	dir, err := os.MkdirTemp("", "platform-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -81,12 +113,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testEnv is a platform serving on loopback and a client for guest.
+// testEnv is a platform serving on loopback and a client for its first
+// user (guest, unless the test configures users).
 type testEnv struct {
 	p   *Platform
 	c   *whisk.Client
 	url string
+	key string
 }
+
+// testKey is a key for tests that configure their users; testKeyID is
+// its uuid.
+const (
+	testKeyID = "00000000-0000-4000-8000-000000000001"
+	testKey   = testKeyID + ":s3cr3t"
+)
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -109,7 +150,8 @@ func startPlatform(t testing.TB, cfg Config) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{p: p, c: clientFor(t, url, GuestKey, ""), url: url}
+	key := p.Users()[0].Key
+	return &testEnv{p: p, c: clientFor(t, url, key, ""), url: url, key: key}
 }
 
 func clientFor(t testing.TB, url, key, ns string) *whisk.Client {
@@ -195,4 +237,35 @@ func apiErr(t testing.TB, err error, status int) *whisk.APIError {
 		t.Fatalf("status %d (%s), want %d", ae.StatusCode, ae.Message, status)
 	}
 	return ae
+}
+
+// noRedirects is a client that shows a redirect instead of following it.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// rawRequest sends method url with body and key as basic auth ("" sends
+// none) and returns the status and the JSON object answered; a body that
+// is not a JSON object fails the test.
+func rawRequest(t testing.TB, method, url, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, secret, ok := strings.Cut(key, ":"); ok {
+		req.SetBasicAuth(id, secret)
+	}
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read: %v", method, url, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s %s: %d, body %q is not a JSON object", method, url, resp.StatusCode, b)
+	}
+	return resp.StatusCode, m
 }

@@ -37,7 +37,7 @@ func TestRestartPersistence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return p, clientFor(t, url, GuestKey, "")
+		return p, clientFor(t, url, p.Users()[0].Key, "")
 	}
 
 	p, c := open()
@@ -122,7 +122,7 @@ func TestRestartPersistence(t *testing.T) {
 
 func TestWriteWskprops(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wskprops")
-	if err := WriteWskprops(path, "http://127.0.0.1:3233", User{Namespace: "guest", Key: GuestKey}); err != nil {
+	if err := WriteWskprops(path, "http://127.0.0.1:3233", User{Namespace: "guest", Key: testKey}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := whisk.LoadConfig(func(k string) string {
@@ -134,7 +134,7 @@ func TestWriteWskprops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.APIHost != "http://127.0.0.1:3233" || cfg.Auth != GuestKey || cfg.Namespace != "guest" {
+	if cfg.APIHost != "http://127.0.0.1:3233" || cfg.Auth != testKey || cfg.Namespace != "guest" {
 		t.Errorf("config %+v", cfg)
 	}
 	b, _ := os.ReadFile(path)

@@ -21,10 +21,6 @@ import (
 	"github.com/wskx/wskx/platform/container"
 )
 
-// GuestKey is OpenWhisk standalone's well-known development key for the
-// user guest; a wsk configured for a local OpenWhisk works unchanged.
-const GuestKey = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
-
 // ContainerRunner runs one activation in an action container.
 // *container.Pool implements it.
 type ContainerRunner interface {
@@ -42,7 +38,9 @@ type Config struct {
 	// DataDir keeps actions and activation records across restarts;
 	// empty keeps everything in memory.
 	DataDir string
-	// Users default to guest with GuestKey.
+	// Users default to guest with a random key: generated once and kept
+	// in DataDir (file guest.key), or new on every start without one.
+	// Users reports them.
 	Users []User
 	// LengthLimit is n, the sequence/conductor length limit (default 50).
 	LengthLimit int
@@ -99,7 +97,11 @@ func New(cfg Config) (*Platform, error) {
 		cfg.Logger = slog.Default()
 	}
 	if len(cfg.Users) == 0 {
-		cfg.Users = []User{{Namespace: "guest", Key: GuestKey}}
+		key, err := guestKey(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("new platform: %w", err)
+		}
+		cfg.Users = []User{{Namespace: "guest", Key: key}}
 	}
 	users := map[string]User{}
 	for _, u := range cfg.Users {
@@ -129,12 +131,18 @@ func New(cfg Config) (*Platform, error) {
 	return p, nil
 }
 
+// Users are the namespaces and keys the platform accepts, as configured or
+// generated (see Config.Users).
+func (p *Platform) Users() []User { return append([]User(nil), p.cfg.Users...) }
+
 // Handler returns the platform's HTTP handler (the REST API).
 func (p *Platform) Handler() http.Handler { return p.routes() }
 
 // Serve answers the API on l until ctx ends or Close is called.
 func (p *Platform) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second,
+	// DisableGeneralOptionsHandler: "OPTIONS *" gets the API's JSON 404
+	// rather than the server's empty 200.
+	srv := &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second, DisableGeneralOptionsHandler: true,
 		BaseContext: func(net.Listener) context.Context { return p.ctx }}
 	p.mu.Lock()
 	if p.closed {

@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +23,7 @@ import (
 const interruptedMessage = "The platform stopped while the activation was running."
 
 // store keeps actions and activation records in memory and, with a data
-// directory, on disk: actions/<ns>/<escaped name>.json,
+// directory, on disk: actions/<ns>/<name>.json (see fileName),
 // activations/<id>.json, and running/<id>.json for activations under way
 // (marked once they have run markDelay).
 // Every file is written to a temporary name and renamed into place.
@@ -113,7 +115,23 @@ func writeJSON(path string, v any) error {
 }
 
 func (s *store) actionFile(ns, name string) string {
-	return filepath.Join(s.dir, "actions", url.PathEscape(ns), url.PathEscape(name)+".json")
+	return filepath.Join(s.dir, "actions", fileName(ns), fileName(name)+".json")
+}
+
+// maxEscaped bounds an escaped name used as a file name: with ".json" and
+// a temporary file's suffix it stays under the usual 255-byte limit.
+const maxEscaped = 200
+
+// fileName is a name as a file name: escaped when that is short enough
+// (most names, readable), else "~" and the name's SHA-256. Entity names
+// never hold "~", so the two forms cannot meet. Loading reads the names
+// from the files, so the form is free to change.
+func fileName(name string) string {
+	if e := url.PathEscape(name); len(e) <= maxEscaped {
+		return e
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "~" + hex.EncodeToString(sum[:])
 }
 
 func (s *store) getAction(ns, name string) (*whisk.Action, bool) {

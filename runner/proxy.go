@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,12 +107,51 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 	return &Proxy{cfg: cfg, run: make(chan struct{}, 1)}
 }
 
-// Handler is the proxy's HTTP handler.
+// Handler is the proxy's HTTP handler. Every answer is a JSON object,
+// refusals included: the invoker reads an error's "error" field.
 func (p *Proxy) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /init", p.handleInit)
 	mux.HandleFunc("POST /run", p.handleRun)
-	return mux
+	for _, path := range []string{"/init", "/run"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", http.MethodPost)
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody(msgMethodNotAllowed))
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody(msgNotFound))
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The mux would redirect an unclean path ("..", "//") with an HTML
+		// body; only /init and /run exist.
+		if cleanPath(r.URL.Path) != r.URL.Path {
+			writeJSON(w, http.StatusNotFound, errorBody(msgNotFound))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// The proxy's answers to requests outside the protocol.
+const (
+	msgNotFound         = "The action container answers only POST /init and POST /run."
+	msgMethodNotAllowed = "Only POST is allowed here."
+)
+
+// cleanPath is the canonical form net/http's ServeMux redirects to.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -269,7 +309,8 @@ func (p *Proxy) sentinel() {
 // Serve runs the proxy on addr until ctx ends. ready, when not nil, is
 // called with the listening address once the socket is open.
 func (p *Proxy) Serve(ctx context.Context, addr string, ready func(addr string)) error {
-	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// DisableGeneralOptionsHandler: "OPTIONS *" gets the JSON 404 too.
+	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second, DisableGeneralOptionsHandler: true}
 	ln, err := listen(ctx, addr)
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)

@@ -1,11 +1,14 @@
 package runner_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -265,4 +268,137 @@ func report(t *testing.T, out map[string]any) hop.Report {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestProxyAnswersJSON checks the answers outside the protocol: unknown
+// paths, unclean ones and other methods get a JSON error, not the mux's
+// text or redirect.
+func TestProxyAnswersJSON(t *testing.T) {
+	p := runner.NewProxy(runner.ProxyConfig{NewRole: runner.NewRoleFactory(noneDeps(newMemStore()))})
+	srv := httptest.NewServer(p.Handler())
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tests := []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/run", http.StatusMethodNotAllowed},
+		{"GET", "/init", http.StatusMethodNotAllowed},
+		{"PUT", "/run", http.StatusMethodNotAllowed},
+		{"DELETE", "/init", http.StatusMethodNotAllowed},
+		{"HEAD", "/run", http.StatusMethodNotAllowed},
+		{"POST", "/nope", http.StatusNotFound},
+		{"GET", "/", http.StatusNotFound},
+		{"POST", "/run/", http.StatusNotFound},
+		{"POST", "//run", http.StatusNotFound},
+		{"POST", "/x/../run", http.StatusNotFound},
+		{"POST", "/./init", http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.method, tc.path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s: status %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: content type %q", tc.method, tc.path, ct)
+		}
+		if tc.method == "HEAD" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("%s %s: body %q is not a JSON object", tc.method, tc.path, b)
+		} else if e, _ := m["error"].(string); e == "" {
+			t.Errorf("%s %s: no error in %v", tc.method, tc.path, m)
+		}
+	}
+}
+
+// fuzzPost sends body to path on h and checks what every answer of the
+// proxy must be: a JSON object, with an "error" string unless the status
+// is 200. It returns the status and the object.
+func fuzzPost(t *testing.T, h http.Handler, path string, body []byte) (int, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body)))
+	var out map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out == nil {
+		t.Fatalf("%s %q: %d with %q, not a JSON object", path, body, rec.Code, rec.Body.Bytes())
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %q: content type %q", path, body, ct)
+	}
+	if rec.Code != http.StatusOK {
+		if e, _ := out["error"].(string); e == "" {
+			t.Errorf("%s %q: %d without an error: %v", path, body, rec.Code, out)
+		}
+	}
+	return rec.Code, out
+}
+
+// FuzzProxyInit sends any /init body to a fresh proxy with the real role
+// factory (parsing code and policies starts nothing), then a second /init.
+// Invariants: no panic, JSON answers, 200 or a 4xx/502 refusal, and a
+// second /init refused once one succeeded.
+func FuzzProxyInit(f *testing.F) {
+	f.Add([]byte(`{"value":{}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p := runner.NewProxy(runner.ProxyConfig{NewRole: runner.NewRoleFactory(noneDeps(newMemStore()))})
+		h := p.Handler()
+		st, out := fuzzPost(t, h, "/init", body)
+		switch {
+		case st == http.StatusOK:
+			if out["ok"] != true {
+				t.Errorf("init %q: 200 with %v", body, out)
+			}
+			if again, _ := fuzzPost(t, h, "/init", body); again != http.StatusForbidden {
+				t.Errorf("second init %q: %d, want 403", body, again)
+			}
+		case st == http.StatusBadGateway, st >= 400 && st < 500:
+		default:
+			t.Errorf("init %q: status %d", body, st)
+		}
+	})
+}
+
+// echoRole answers every activation with what it was given.
+type echoRole struct{}
+
+func (echoRole) Run(_ context.Context, act runner.Activation, params map[string]any) (map[string]any, error) {
+	return map[string]any{"params": params, "id": act.ID, "deadline": act.Deadline.UnixMilli(), "env": act.Env}, nil
+}
+
+// FuzzProxyRun sends any /run body to a proxy whose role echoes, so that
+// the proxy's own reading of /run is what runs. Invariants: no panic, JSON
+// answers, 200 (with the role's answer) or a 4xx refusal.
+func FuzzProxyRun(f *testing.F) {
+	f.Add([]byte(`{"value":{"n":1}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p := runner.NewProxy(runner.ProxyConfig{NewRole: func(context.Context, []byte, runner.InitRequest) (runner.Role, error) {
+			return echoRole{}, nil
+		}})
+		h := p.Handler()
+		if st, out := fuzzPost(t, h, "/init", []byte(`{"value":{"code":"echo","env":{"K":"v"}}}`)); st != http.StatusOK {
+			t.Fatalf("init: %d %v", st, out)
+		}
+		st, out := fuzzPost(t, h, "/run", body)
+		switch {
+		case st == http.StatusOK:
+			if _, ok := out["params"].(map[string]any); !ok {
+				t.Errorf("run %q: 200 without the role's answer: %v", body, out)
+			}
+		case st >= 400 && st < 500:
+		default:
+			t.Errorf("run %q: status %d: %v", body, st, out)
+		}
+	})
 }

@@ -28,7 +28,7 @@ func TestClientAgainstPlatform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := whisk.NewClient(whisk.Config{APIHost: url, Auth: platform.GuestKey}, nil)
+	c, err := whisk.NewClient(whisk.Config{APIHost: url, Auth: p.Users()[0].Key}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

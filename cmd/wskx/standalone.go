@@ -18,14 +18,17 @@ import (
 func newStandaloneCommand() *command {
 	return &command{
 		name:    "standalone",
-		usage:   "[--port 3233] [--data DIR] [--wskprops FILE] [--image NAME=COMMAND]... [--length-limit 50]",
+		usage:   "[--port 3233] [--data DIR] [--auth KEY] [--wskprops FILE] [--image NAME=COMMAND]... [--length-limit 50]",
 		summary: "run the local OpenWhisk-compatible platform",
 		help: `Standalone runs wskx's own OpenWhisk-compatible platform on 127.0.0.1: the
 REST API v1 (actions, invocations, activations), sequences and conductor
 actions, with action containers run as local processes. It prints the API
-host and the key of the user guest (OpenWhisk standalone's well-known key,
-so a wsk already set up for a local OpenWhisk works unchanged), and runs
-until interrupted.
+host and the key of the user guest, and runs until interrupted.
+
+The key is random, generated on the first start on a data directory and
+kept there; --auth sets it instead (for example to OpenWhisk standalone's
+well-known development key, so that a wsk already set up for a local
+OpenWhisk works unchanged).
 
 Actions and activation records are kept under --data and survive a restart;
 without --data they live in a temporary directory removed at exit.
@@ -39,6 +42,7 @@ Example:
 			port := fs.Int("port", 3233, "port to listen on (127.0.0.1 only)")
 			data := fs.String("data", "", "directory for actions and activation records (default: a temporary one)")
 			props := fs.String("wskprops", "", "write a wskprops file for this platform here")
+			auth := fs.String("auth", "", "the key (uuid:secret) of the user guest (default: generated and kept in --data)")
 			images := fs.StringArray("image", nil, "map a blackbox image to a local command: NAME=COMMAND")
 			length := fs.Int("length-limit", 50, "sequence and conductor length limit n")
 			return func(ctx context.Context, env *cliEnv, args []string) error {
@@ -56,7 +60,7 @@ Example:
 					return err
 				}
 				return runStandalone(ctx, env, standaloneOptions{
-					port: *port, data: *data, wskprops: *props, images: imageMap, lengthLimit: *length})
+					port: *port, data: *data, auth: *auth, wskprops: *props, images: imageMap, lengthLimit: *length})
 			}
 		},
 	}
@@ -65,6 +69,7 @@ Example:
 type standaloneOptions struct {
 	port        int
 	data        string
+	auth        string
 	wskprops    string
 	images      map[string][]string
 	lengthLimit int
@@ -99,6 +104,7 @@ func runStandalone(ctx context.Context, env *cliEnv, o standaloneOptions) error 
 		DataDir:     dir,
 		Addr:        net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port)),
 		Images:      o.images,
+		Key:         o.auth,
 		LengthLimit: o.lengthLimit,
 		Logger:      logger,
 	})

@@ -209,3 +209,19 @@ func hasLog(logs []string, stream, text string) bool {
 }
 
 func testBinary() string { return os.Args[0] }
+
+// actionDir is a directory actions can write to: when the tests run as
+// root, native and nodejs actions run as an unprivileged user, which
+// cannot enter t.TempDir().
+func actionDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "wskx-action-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

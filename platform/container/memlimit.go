@@ -32,14 +32,17 @@ type memLimiter interface {
 // memSlot is one container's share of a limiter.
 type memSlot interface {
 	// configure adjusts the process attributes before start (cgroup v2
-	// places the process in its cgroup atomically at clone time).
-	configure(attr *syscall.SysProcAttr)
+	// places the process in its cgroup atomically at clone time), and the
+	// command for a process that will run as another user.
+	configure(attr *syscall.SysProcAttr, argv []string) []string
 	// attach applies the limit to the started process.
 	attach(pid int) error
 	// oomKilled reports whether the kernel killed a process for memory.
 	oomKilled() bool
 	// killAll kills every process charged to the slot, wherever it moved.
 	killAll()
+	// path is the slot's cgroup directory, or "" when it has none.
+	path() string
 	release()
 }
 
@@ -268,11 +271,12 @@ type cgroupSlot struct {
 	fd  int
 }
 
-func (s *cgroupSlot) configure(attr *syscall.SysProcAttr) {
+func (s *cgroupSlot) configure(attr *syscall.SysProcAttr, argv []string) []string {
 	if s.v2 && s.fd >= 0 {
 		attr.UseCgroupFD = true
 		attr.CgroupFD = s.fd
 	}
+	return argv
 }
 
 func (s *cgroupSlot) attach(pid int) error {
@@ -335,6 +339,8 @@ func (s *cgroupSlot) killAll() {
 	}
 }
 
+func (s *cgroupSlot) path() string { return s.dir }
+
 func (s *cgroupSlot) release() {
 	if s.fd >= 0 && s.v2 {
 		syscall.Close(s.fd)
@@ -361,17 +367,33 @@ func (rlimitLimiter) newSlot(_ string, limit int64) (memSlot, error) {
 func (rlimitLimiter) close() error { return nil }
 
 // rlimitSlot applies limit (none when 0).
-type rlimitSlot struct{ limit int64 }
+type rlimitSlot struct {
+	limit   int64
+	wrapped bool // the process sets the limit itself
+}
 
-func (s *rlimitSlot) configure(*syscall.SysProcAttr) {}
+// configure has a process that will run as another user set its limit
+// itself, through the shell's ulimit before it execs the command: setting
+// another user's limit from outside takes CAP_SYS_RESOURCE, which root
+// lacks in many containers.
+func (s *rlimitSlot) configure(attr *syscall.SysProcAttr, argv []string) []string {
+	if s.limit <= 0 || attr.Credential == nil {
+		return argv
+	}
+	s.wrapped = true
+	kb := strconv.FormatInt(max(s.limit/1024, 1), 10)
+	return append([]string{"/bin/sh", "-c", `ulimit -d ` + kb + ` && exec "$@"`, "sh"}, argv...)
+}
+
 func (s *rlimitSlot) attach(pid int) error {
-	if s.limit <= 0 {
+	if s.limit <= 0 || s.wrapped {
 		return nil
 	}
 	return setDataLimit(pid, s.limit)
 }
 func (s *rlimitSlot) oomKilled() bool { return false }
 func (s *rlimitSlot) killAll()        {}
+func (s *rlimitSlot) path() string    { return "" }
 func (s *rlimitSlot) release()        {}
 
 type noLimiter struct{}

@@ -68,6 +68,36 @@ func (n *nodeSupport) command(ctx context.Context) ([]string, []string, error) {
 	return argv, env, nil
 }
 
+// shareNode rewrites a nodejs container's command for the unprivileged
+// user: the launcher and the openwhisk modules where it can read them. The
+// node binary is not copied (it may need libraries beside it): it must be
+// installed where every user can run it.
+func (p *Pool) shareNode(argv, env []string) ([]string, []string, error) {
+	node, err := exec.LookPath(argv[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	if real, err := filepath.EvalSymlinks(node); err != nil || !p.user.reachable(real, 1) {
+		return nil, nil, fmt.Errorf("%s cannot be run by uid %d, which nodejs actions run as when the platform is root", node, p.user.uid)
+	}
+	argv = append([]string(nil), argv...)
+	if argv[1], err = p.user.share(argv[1]); err != nil {
+		return nil, nil, err
+	}
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if dir, ok := strings.CutPrefix(kv, "NODE_PATH="); ok {
+			shared, err := p.user.share(dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			kv = "NODE_PATH=" + shared
+		}
+		out = append(out, kv)
+	}
+	return argv, out, nil
+}
+
 // PrepareNode writes the Node.js launcher and installs the openwhisk npm
 // package now rather than at the first nodejs activation. It reports
 // whether the package is available.

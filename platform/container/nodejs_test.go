@@ -195,7 +195,7 @@ func TestReapIdle(t *testing.T) {
 
 func TestCloseKillsBusyContainers(t *testing.T) {
 	p := newPool(t, nil)
-	dir := t.TempDir()
+	dir := actionDir(t)
 	code := "#!/bin/sh\necho $$ > " + filepath.Join(dir, "pid") + "\nsleep 60\necho '{}'\n"
 	s := spec(whisk.Exec{Kind: "native", Code: code}, 60000, 256)
 	done := make(chan struct{})

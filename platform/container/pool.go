@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -85,7 +86,10 @@ type Pool struct {
 	log     *slog.Logger
 	mem     memLimiter
 	workDir string
+	user    *actionUser // nil: native and nodejs containers run as the pool's user
 	node    *nodeSupport
+	spawn   *spawner
+	guard   *guard
 
 	mu     sync.Mutex
 	idle   map[string][]*proc
@@ -166,9 +170,19 @@ func NewPool(cfg Config) (*Pool, error) {
 		os.RemoveAll(work)
 		return nil, fmt.Errorf("memory limiter: %w", err)
 	}
-	p := &Pool{cfg: cfg, log: cfg.Logger, mem: mem, workDir: work,
+	au, err := newActionUser()
+	if err != nil {
+		mem.close()
+		os.RemoveAll(work)
+		return nil, err
+	}
+	p := &Pool{cfg: cfg, log: cfg.Logger, mem: mem, workDir: work, user: au, spawn: newSpawner(), guard: newGuard(cfg.Logger),
 		idle: map[string][]*proc{}, all: map[*proc]struct{}{},
 		stopReaper: make(chan struct{}), reaperDone: make(chan struct{})}
+	p.guard.removeAtDeath(work)
+	if au != nil {
+		p.guard.removeAtDeath(au.dir)
+	}
 	p.node = &nodeSupport{pool: p}
 	p.log.Info("container pool ready", "memoryLimiter", mem.name(), "cacheDir", cfg.CacheDir)
 	go p.reaper()
@@ -221,9 +235,18 @@ func (p *Pool) Close() error {
 		}()
 	}
 	wg.Wait()
-	err := p.mem.close()
+	p.spawn.close()
+	err := p.guard.close()
+	if merr := p.mem.close(); err == nil {
+		err = merr
+	}
 	if rmErr := os.RemoveAll(p.workDir); rmErr != nil && err == nil {
 		err = rmErr
+	}
+	if p.user != nil {
+		if uerr := p.user.close(); err == nil {
+			err = uerr
+		}
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("close pool: %w", err)
@@ -391,9 +414,21 @@ func (p *Pool) launch(ctx context.Context, spec Spec, fl flavor, argv []string, 
 	p.seq++
 	id := fmt.Sprintf("c%d", p.seq)
 	p.mu.Unlock()
-	dir := filepath.Join(p.workDir, id)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("container dir: %w", err)
+	var cred *syscall.Credential
+	var dir string
+	if p.user != nil && fl != flavorBlackbox {
+		var userEnv []string
+		var err error
+		if dir, userEnv, err = p.user.containerDir(id); err != nil {
+			return nil, err
+		}
+		env = append(append([]string(nil), env...), userEnv...)
+		cred = p.user.credential()
+	} else {
+		dir = filepath.Join(p.workDir, id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("container dir: %w", err)
+		}
 	}
 	memMB := spec.Limits.Memory
 	if memMB <= 0 {
@@ -410,7 +445,8 @@ func (p *Pool) launch(ctx context.Context, spec Spec, fl flavor, argv []string, 
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("memory limit: %w", err)
 		}
-		c, err := startProc(ctx, withPort(argv, port), port, dir, env, slot, p.cfg.StartTimeout)
+		c, err := p.startProc(ctx, procSpec{argv: withPort(argv, port), port: port, dir: dir, env: env, slot: slot,
+			cred: cred, startTimeout: p.cfg.StartTimeout})
 		if err != nil {
 			slot.release()
 			lastErr = err

@@ -215,7 +215,7 @@ func TestBlackboxEnvironment(t *testing.T) {
 
 func TestTimeoutKillsProcessGroup(t *testing.T) {
 	p := newPool(t, nil)
-	dir := t.TempDir()
+	dir := actionDir(t)
 	code := `#!/bin/sh
 sleep 60 &
 echo "pids $$ $!" > ` + filepath.Join(dir, "pids") + `

@@ -34,6 +34,7 @@ type proc struct {
 	url    string
 	dir    string // the container's own directory
 	slot   memSlot
+	guard  *guard
 	exited chan struct{} // closed once the first process has exited
 
 	sentinelled bool // the runtime writes the sentinel after every activation
@@ -200,9 +201,22 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startProc starts argv as a new process group in dir with env, applies
-// the memory slot, and waits until its port accepts connections.
-func startProc(ctx context.Context, argv []string, port int, dir string, env []string, slot memSlot, startTimeout time.Duration) (*proc, error) {
+// procSpec is how to start one container process.
+type procSpec struct {
+	argv         []string
+	port         int
+	dir          string
+	env          []string
+	slot         memSlot
+	cred         *syscall.Credential // nil: the pool's own user
+	startTimeout time.Duration
+}
+
+// startProc starts ps.argv as a new process group in ps.dir, applies the
+// memory slot, hands the group to the guard, and waits until the port
+// accepts connections.
+func (pl *Pool) startProc(ctx context.Context, ps procSpec) (*proc, error) {
+	argv, port, dir, env, slot, startTimeout := ps.argv, ps.port, ps.dir, ps.env, ps.slot, ps.startTimeout
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -213,16 +227,19 @@ func startProc(ctx context.Context, argv []string, port int, dir string, env []s
 		stdoutW.Close()
 		return nil, err
 	}
+	// Pdeathsig ends the container's first process if the pool's process
+	// dies without Close; the spawner's thread makes that hold (see
+	// spawner), the guard takes care of the rest of the group. A change
+	// of credentials clears Pdeathsig, but Go sets it after the change.
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: ps.cred}
+	argv = slot.configure(attr, argv)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdout = stdoutW
 	cmd.Stderr = stderrW
-	// Pdeathsig ends the container's first process if the pool's process
-	// dies without Close.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	slot.configure(cmd.SysProcAttr)
-	err = cmd.Start()
+	cmd.SysProcAttr = attr
+	err = pl.spawn.start(cmd)
 	stdoutW.Close()
 	stderrW.Close()
 	if err != nil {
@@ -230,7 +247,7 @@ func startProc(ctx context.Context, argv []string, port int, dir string, env []s
 		stderrR.Close()
 		return nil, err
 	}
-	p := &proc{cmd: cmd, pid: cmd.Process.Pid, dir: dir, slot: slot, exited: make(chan struct{}), logs: newLogSink(),
+	p := &proc{cmd: cmd, pid: cmd.Process.Pid, dir: dir, slot: slot, guard: pl.guard, exited: make(chan struct{}), logs: newLogSink(),
 		url: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	go p.logs.read(0, stdoutR)
 	go p.logs.read(1, stderrR)
@@ -238,6 +255,7 @@ func startProc(ctx context.Context, argv []string, port int, dir string, env []s
 		cmd.Wait()
 		close(p.exited)
 	}()
+	pl.guard.watch(p.pid, slot.path())
 	if err := slot.attach(p.pid); err != nil {
 		p.kill()
 		return nil, fmt.Errorf("memory limit: %w", err)
@@ -296,6 +314,7 @@ func (p *proc) kill() {
 		}
 		// Children that left the group (setsid) are caught by the cgroup.
 		syscall.Kill(-p.pid, syscall.SIGKILL)
+		p.guard.forget(p.pid, p.slot.path())
 		p.slot.release()
 	})
 }

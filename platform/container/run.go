@@ -333,7 +333,13 @@ func (p *Pool) plan(ctx context.Context, spec Spec) (fl flavor, argv, env []stri
 	kind := spec.Exec.Kind
 	switch {
 	case kind == "native" || kind == "blackbox" && imageRepo(spec.Exec.Image) == SkeletonImage:
-		return flavorNative, []string{p.cfg.Wskx, "skeleton", "--host", "127.0.0.1", "--port", PortPlaceholder, "--dir", "action"},
+		wskx := p.cfg.Wskx
+		if p.user != nil {
+			if wskx, err = p.user.share(wskx); err != nil {
+				return 0, nil, nil, "", fmt.Errorf("native runtime: %w", err)
+			}
+		}
+		return flavorNative, []string{wskx, "skeleton", "--host", "127.0.0.1", "--port", PortPlaceholder, "--dir", "action"},
 			env, "", nil
 	case kind == "blackbox":
 		cmd, ok := p.lookupImage(spec.Exec.Image)
@@ -343,6 +349,9 @@ func (p *Pool) plan(ctx context.Context, spec Spec) (fl flavor, argv, env []stri
 		return flavorBlackbox, cmd, env, "", nil
 	case strings.HasPrefix(kind, "nodejs"):
 		argv, nodeEnv, err := p.node.command(ctx)
+		if err == nil && p.user != nil {
+			argv, nodeEnv, err = p.shareNode(argv, nodeEnv)
+		}
 		if err != nil {
 			return 0, nil, nil, "", fmt.Errorf("nodejs runtime: %w", err)
 		}

@@ -3,6 +3,7 @@ package container
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -144,6 +145,41 @@ func TestInitEnv(t *testing.T) {
 		s.InitEnv = map[string]string{"MY_INIT": "from init"}
 		if out := run(t, p, s, map[string]any{}); string(out.Result) != `{"p":"from init"}` {
 			t.Errorf("%s: result %s, want the init parameter", ex.Kind, out.Result)
+		}
+	}
+}
+
+// TestSkeletonAnswersJSON checks the answers outside the protocol.
+func TestSkeletonAnswersJSON(t *testing.T) {
+	s := NewSkeleton(SkeletonConfig{Dir: t.TempDir(), Stdout: io.Discard, Stderr: io.Discard})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tests := []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/run", http.StatusMethodNotAllowed},
+		{"PUT", "/init", http.StatusMethodNotAllowed},
+		{"POST", "/nope", http.StatusNotFound},
+		{"POST", "//", http.StatusNotFound},
+		{"POST", "//run", http.StatusNotFound},
+		{"POST", "/a/../run", http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var m map[string]any
+		if resp.StatusCode != tc.status || json.Unmarshal(b, &m) != nil || m["error"] == nil {
+			t.Errorf("%s %s: %d %q, want %d with a JSON error", tc.method, tc.path, resp.StatusCode, b, tc.status)
 		}
 	}
 }

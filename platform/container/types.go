@@ -4,7 +4,10 @@
 // to local commands, native actions run under a dockerskeleton-compatible
 // proxy, and nodejs actions under a small launcher for the machine's
 // Node.js. The pool keeps warm containers per action version, enforces the
-// time and memory limits, and reaps idle containers.
+// time and memory limits, and reaps idle containers. Containers die with
+// the pool's process, however it ends (see spawner and guard); when the
+// pool runs as root, native and nodejs containers run as an unprivileged
+// user (see actionUser).
 package container
 
 import (

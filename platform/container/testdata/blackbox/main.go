@@ -2,7 +2,8 @@
 // images. Its /run behaviour is chosen by the parameters: "echo" returns
 // the parameters, "exit" ends the process mid-run, "raw" answers with that
 // text as the body, "status" sets the HTTP status, "big" returns a result
-// of that many bytes, "log" prints lines. It writes the activation
+// of that many bytes, "log" prints lines, "env" reports the environment,
+// "uid" the user id. It writes the activation
 // sentinel only when started with --sentinel.
 package main
 
@@ -77,6 +78,9 @@ func main() {
 		case v["env"] != nil:
 			w.WriteHeader(status)
 			json.NewEncoder(w).Encode(map[string]any{"env": os.Environ(), "run": body})
+		case v["uid"] != nil:
+			w.WriteHeader(status)
+			json.NewEncoder(w).Encode(map[string]any{"uid": os.Getuid()})
 		default:
 			w.WriteHeader(status)
 			w.Write(b[:0])
