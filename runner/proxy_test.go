@@ -274,7 +274,7 @@ func report(t *testing.T, out map[string]any) hop.Report {
 // paths, unclean ones and other methods get a JSON error, not the mux's
 // text or redirect.
 func TestProxyAnswersJSON(t *testing.T) {
-	p := runner.NewProxy(runner.ProxyConfig{NewRole: runner.NewRoleFactory(noneDeps(newMemStore()))})
+	p := runner.NewProxy(runner.ProxyConfig{NewRole: runner.NewRoleFactory(noneDeps(newTestStore(t)))})
 	srv := httptest.NewServer(p.Handler())
 	defer srv.Close()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -352,7 +352,7 @@ func fuzzPost(t *testing.T, h http.Handler, path string, body []byte) (int, map[
 func FuzzProxyInit(f *testing.F) {
 	f.Add([]byte(`{"value":{}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p := runner.NewProxy(runner.ProxyConfig{NewRole: runner.NewRoleFactory(noneDeps(newMemStore()))})
+		p := runner.NewProxy(runner.ProxyConfig{NewRole: runner.NewRoleFactory(noneDeps(newTestStore(t)))})
 		h := p.Handler()
 		st, out := fuzzPost(t, h, "/init", body)
 		switch {
