@@ -351,8 +351,9 @@ func fuzzPost(t *testing.T, h http.Handler, path string, body []byte) (int, map[
 // second /init refused once one succeeded.
 func FuzzProxyInit(f *testing.F) {
 	f.Add([]byte(`{"value":{}}`))
+	store := newTestStore(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p := runner.NewProxy(runner.ProxyConfig{NewRole: runner.NewRoleFactory(noneDeps(newTestStore(t)))})
+		p := runner.NewProxy(runner.ProxyConfig{NewRole: runner.NewRoleFactory(noneDeps(store))})
 		h := p.Handler()
 		st, out := fuzzPost(t, h, "/init", body)
 		switch {

@@ -15,7 +15,7 @@ type testStore struct {
 	runner.Store
 }
 
-func newTestStore(t *testing.T) *testStore {
+func newTestStore(t testing.TB) *testStore {
 	t.Helper()
 	st, err := runner.OpenStore(context.Background(), policies.Storage{URL: "file://" + t.TempDir(), Keep: 100, Checksum: "sha256"})
 	if err != nil {
