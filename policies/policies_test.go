@@ -2,6 +2,7 @@ package policies
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -60,6 +61,19 @@ func TestParseBadInput(t *testing.T) {
 		{"field given twice", "job:\n  command: [x]\n  command: [y]\n", "p.yaml:3:3: job.command", "given twice"},
 		{"bad action name", "name: my job/1\njob:\n  command: [x]\n", "p.yaml:1:7: name", "expected an OpenWhisk action name"},
 		{"params not a mapping", "params: [1, 2]\njob:\n  command: [x]\n", "p.yaml:1:9: params", "expected a mapping"},
+		{"params infinity", "params: {x: .inf}\njob:\n  command: [x]\n", "p.yaml:1:13: params.x", "expected a finite number, got .inf"},
+		{"params negative infinity", "params: {x: -.Inf}\njob:\n  command: [x]\n", "p.yaml:1:13: params.x", "JSON has no infinity or NaN"},
+		{"params nan", "params: {x: .nan}\njob:\n  command: [x]\n", "p.yaml:1:13: params.x", "expected a finite number, got .nan"},
+		{"params nan nested", "params:\n  a: [1, {b: [.NaN]}]\njob:\n  command: [x]\n", "p.yaml:2:15: params.a[1].b[0]", "finite number"},
+		{"params int key", "params: {1: a}\njob:\n  command: [x]\n", "p.yaml:1:10: params.1", "expected a string key (JSON object keys are strings), got int 1; quote it"},
+		{"params list key", "params: {x: {[a]: b}}\njob:\n  command: [x]\n", "p.yaml:1:14: params.x", "expected a string key (JSON object keys are strings), got a list"},
+		{"params nested int key", "params:\n  x:\n    - {true: a}\njob:\n  command: [x]\n", "p.yaml:3:8: params.x[0].true", "got bool true"},
+		{"params null key", "params: {~: a}\njob:\n  command: [x]\n", "p.yaml:1:10: params.~", "string key"},
+		{"params key given twice", "params: {a: 1, a: 2}\njob:\n  command: [x]\n", "p.yaml:1:16: params.a", "given twice"},
+		{"params binary not text", "params: {x: !!binary /w==}\njob:\n  command: [x]\n", "p.yaml:1:13: params.x", "not UTF-8"},
+		{"params merge of a scalar", "params: {<<: 1}\njob:\n  command: [x]\n", "p.yaml:1:14: params", "to merge"},
+		{"env name with equals", "job:\n  command: [x]\n  env: {\"A=B\": c}\n", "p.yaml:3:9: job.env.A=B", "without \"=\""},
+		{"env name not a string", "job:\n  command: [x]\n  env: {[A]: c}\n", "p.yaml:3:9: job.env", "expected a variable name"},
 		{"json unknown field", "{\"job\": {\"command\": [\"x\"], \"cpu\": 2}}", "p.yaml:1:28: job.cpu", "unknown field"},
 	}
 	seen := map[string]bool{}
@@ -109,6 +123,93 @@ func TestParseReportsEveryError(t *testing.T) {
 		if !strings.HasPrefix(list[i].Error(), w) {
 			t.Errorf("error %d = %q, want prefix %q", i, list[i], w)
 		}
+	}
+}
+
+// Values JSON cannot carry are errors collected with the rest, not a
+// panic when the policy is compiled.
+func TestParamsErrorsCollected(t *testing.T) {
+	src := "params:\n  a: .inf\n  b: {1: x}\njob:\n  command: [x]\n  engine: criu\n"
+	_, err := Parse([]byte(src), "p.yaml")
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("got %v, want an ErrorList", err)
+	}
+	want := []string{"p.yaml:2:6: params.a", "p.yaml:3:7: params.b.1", "p.yaml:6:11: job.engine"}
+	if len(list) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(list), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(list[i].Error(), w) {
+			t.Errorf("error %d = %q, want prefix %q", i, list[i], w)
+		}
+	}
+}
+
+// Parameters read as JSON would read them, whatever YAML spelling they
+// have, and the document reads back to the same values.
+func TestParamsAsJSON(t *testing.T) {
+	src := `
+params:
+  base: &base {n: 1, s: two}
+  copy: *base
+  merged: {<<: *base, n: 3}
+  merged_list: {<<: [{a: 1}, {a: 2, b: 2}]}
+  date: 2001-12-14
+  hex: 0x1F
+  big: 99999999999999999999999
+  nothing: ~
+  quoted_inf: ".inf"
+  text: !!binary aGVsbG8=
+  list: [1, [true, null]]
+job:
+  command: [x]
+`
+	p, err := Parse([]byte(src), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"base":        map[string]any{"n": 1.0, "s": "two"},
+		"copy":        map[string]any{"n": 1.0, "s": "two"},
+		"merged":      map[string]any{"n": 3.0, "s": "two"},
+		"merged_list": map[string]any{"a": 1.0, "b": 2.0},
+		"date":        "2001-12-14",
+		"hex":         31.0,
+		"big":         1e23,
+		"nothing":     nil,
+		"quoted_inf":  ".inf",
+		"text":        "hello",
+		"list":        []any{1.0, []any{true, nil}},
+	}
+	if !reflect.DeepEqual(p.Params, want) {
+		t.Errorf("params\n%#v\nwant\n%#v", p.Params, want)
+	}
+	q, err := Parse(p.Document(), "<action code>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(q.Params, want) {
+		t.Errorf("params after the round trip\n%#v\nwant\n%#v", q.Params, want)
+	}
+}
+
+// Anchors nested in each other would expand to billions of values.
+func TestParamsAliasBomb(t *testing.T) {
+	src := "params:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		src += fmt.Sprintf("  %s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	src += "job:\n  command: [x]\n"
+	start := time.Now()
+	_, err := Parse([]byte(src), "p.yaml")
+	if err == nil || !strings.Contains(err.Error(), "aliases expand to more than") {
+		t.Fatalf("err = %v, want the alias limit", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusing the aliases took %s", d)
 	}
 }
 

@@ -24,6 +24,9 @@ type Policy struct {
 	Chain       Chain
 	Storage     Storage
 	// Params are default input parameters, overridden by an invocation's.
+	// Parse leaves only what encoding/json produces in them (finite
+	// float64, string, bool, nil, []any, map[string]any), which Document
+	// relies on.
 	Params map[string]any
 	// Source is the file (or label) the policy was read from.
 	Source string
@@ -407,7 +410,6 @@ func (d *decoder) storageURL(n *yaml.Node, path, raw string) {
 // equal policy. It travels in the action code of the deployed actions.
 func (p *Policy) Document() json.RawMessage {
 	doc := map[string]any{
-		"name": p.Name,
 		"job": map[string]any{
 			"command": p.Job.Command, "engine": p.Job.Engine, "timeout": p.Job.Timeout.String(),
 			"memory": p.Job.Memory, "dir": p.Job.Dir,
@@ -427,6 +429,10 @@ func (p *Policy) Document() json.RawMessage {
 		},
 	}
 	job := doc["job"].(map[string]any)
+	if p.Name != "" {
+		// Parse leaves it empty when the source has none (Load names it).
+		doc["name"] = p.Name
+	}
 	if p.Description != "" {
 		doc["description"] = p.Description
 	}
@@ -464,8 +470,10 @@ func (p *Policy) Document() json.RawMessage {
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		// Every value above is a string, number, bool or JSON-decoded
-		// parameter, all of which marshal.
+		// Unreachable for a policy from Parse: every field above is a
+		// string, int, bool or map of strings, and the decoder refuses
+		// parameters JSON cannot carry (FuzzParse checks it). Only code that
+		// put some other value in Params by hand gets here.
 		panic(fmt.Sprintf("policies: marshal document: %v", err))
 	}
 	return b
