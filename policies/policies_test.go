@@ -74,6 +74,11 @@ func TestParseBadInput(t *testing.T) {
 		{"params merge of a scalar", "params: {<<: 1}\njob:\n  command: [x]\n", "p.yaml:1:14: params", "to merge"},
 		{"env name with equals", "job:\n  command: [x]\n  env: {\"A=B\": c}\n", "p.yaml:3:9: job.env.A=B", "without \"=\""},
 		{"env name not a string", "job:\n  command: [x]\n  env: {[A]: c}\n", "p.yaml:3:9: job.env", "expected a variable name"},
+		{"length limit not above retries", "job:\n  command: [x]\nchain:\n  length_limit: 2\n  retries: {max: 2}\n", "p.yaml:4:17: chain.length_limit", "chain.length_limit (2) must be greater than chain.retries.max (2): every attempt of one hop plus the next hop must fit in one invocation"},
+		{"retries above default length limit", "job:\n  command: [x]\nchain:\n  retries: {max: 50}\n", "p.yaml:4:18: chain.retries.max", "chain.length_limit (50) must be greater than chain.retries.max (50)"},
+		{"backoff as long as the timeout", "job:\n  command: [x]\n  timeout: 10s\nchain:\n  retries: {backoff: 10s}\n", "p.yaml:5:22: chain.retries.backoff", "the wait (10s) must be shorter than job.timeout (10s)"},
+		{"max_backoff longer than the default timeout", "job:\n  command: [x]\nchain:\n  retries: {max_backoff: 2m}\n", "p.yaml:4:26: chain.retries.max_backoff", "shorter than the default job.timeout (1m0s): a retried step waits it inside its own activation"},
+		{"max_backoff below backoff", "job:\n  command: [x]\nchain:\n  retries: {backoff: 5s, max_backoff: 2s}\n", "p.yaml:4:39: chain.retries.max_backoff", "must not be smaller than backoff (5s)"},
 		{"json unknown field", "{\"job\": {\"command\": [\"x\"], \"cpu\": 2}}", "p.yaml:1:28: job.cpu", "unknown field"},
 	}
 	seen := map[string]bool{}
@@ -213,6 +218,59 @@ func TestParamsAliasBomb(t *testing.T) {
 	}
 }
 
+// Retry waits that are not given fit in the time limit; a user who wrote
+// nothing gets no error whatever the timeout.
+func TestRetryWaits(t *testing.T) {
+	tests := []struct {
+		name, src           string
+		backoff, maxBackoff time.Duration
+	}{
+		{"defaults", "", DefaultBackoff, DefaultMaxBackoff},
+		{"short timeout cuts the maximum", "  timeout: 4s\n", time.Second, time.Second},
+		{"shorter timeout cuts both", "  timeout: 800ms\n", 200 * time.Millisecond, 200 * time.Millisecond},
+		{"shortest timeout", "  timeout: 100ms\n", 25 * time.Millisecond, 25 * time.Millisecond},
+		{"given maximum bounds the default backoff", "  timeout: 10s\nchain:\n  retries: {max_backoff: 200ms}\n", 200 * time.Millisecond, 200 * time.Millisecond},
+		{"given backoff raises the default maximum", "  timeout: 300s\nchain:\n  retries: {backoff: 1m}\n", time.Minute, time.Minute},
+		{"given backoff under a short timeout", "  timeout: 2s\nchain:\n  retries: {backoff: 1500ms}\n", 1500 * time.Millisecond, 1500 * time.Millisecond},
+		{"both given", "  timeout: 10s\nchain:\n  retries: {backoff: 1s, max_backoff: 9s}\n", time.Second, 9 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Engine none: no deadline checkpoint, whose default margin has
+			// limits of its own.
+			p, err := Parse([]byte("job:\n  command: [x]\n  engine: none\n"+tt.src), "p.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := p.Chain.Retries; r.Backoff != tt.backoff || r.MaxBackoff != tt.maxBackoff {
+				t.Errorf("backoff %s, max_backoff %s; want %s, %s", r.Backoff, r.MaxBackoff, tt.backoff, tt.maxBackoff)
+			}
+		})
+	}
+}
+
+// A policy whose timeout is changed after loading (an experiment, the
+// CLI's --engine) documents its derived waits anew, not the old ones.
+func TestRetryWaitsFollowTheTimeout(t *testing.T) {
+	p, err := Parse([]byte("job:\n  command: [x]\ncheckpoint:\n  deadline: {margin: 1s}\n"), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Job.Timeout = 4 * time.Second
+	q, err := Parse(p.Document(), "<action code>")
+	if err != nil {
+		t.Fatalf("document with a shorter timeout: %v", err)
+	}
+	if q.Chain.Retries.MaxBackoff != time.Second {
+		t.Errorf("max_backoff %s, want 1s (timeout/4)", q.Chain.Retries.MaxBackoff)
+	}
+	// A wait set by hand is kept.
+	p.Chain.Retries.MaxBackoff = 3 * time.Second
+	if q, err = Parse(p.Document(), "<action code>"); err != nil || q.Chain.Retries.MaxBackoff != 3*time.Second {
+		t.Errorf("max_backoff set by hand: %v, %v", q.Chain.Retries.MaxBackoff, err)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	p, err := Load("testdata/minimal.yaml")
 	if err != nil {
@@ -235,7 +293,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{DefaultTimeout.String(), DefaultMargin.String(), "`" + DefaultStorageURL + "`", "`" + DefaultChecksum + "`", DefaultJobDir} {
+	for _, v := range []string{DefaultTimeout.String(), DefaultMargin.String(), "`" + DefaultStorageURL + "`", "`" + DefaultChecksum + "`", DefaultJobDir,
+		fmt.Sprintf("`job.timeout`/%d", BackoffTimeoutShare)} {
 		if !strings.Contains(string(doc), v) {
 			t.Errorf("docs/policies.md does not mention the default %s", v)
 		}

@@ -36,6 +36,11 @@ type Policy struct {
 	cont   *vm.Program
 	key    *vm.Program           // nil when keys are generated
 	nodes  map[string]*yaml.Node // where each expression stands, for errors
+	// derived are the retry waits worked out from job.timeout because the
+	// source gave none; Document leaves them out (while unchanged) so that
+	// a policy whose timeout is changed and documented again derives them
+	// anew rather than carrying ones that no longer fit.
+	derived Retries
 }
 
 // Job is the step: what runs and under which limits.
@@ -172,6 +177,8 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 	}
 	p.Storage = Storage{URL: DefaultStorageURL, Checksum: DefaultChecksum, Keep: DefaultKeep, RetainFinished: DefaultRetainFinished}
 	var jobNode, ckptNode, marginNode *yaml.Node
+	// Where the chain's limits stand, for the checks across fields.
+	var timeoutNode, lengthNode, maxRetriesNode, backoffNode, maxBackoffNode *yaml.Node
 	d.nodes = map[string]*yaml.Node{}
 	p.nodes = d.nodes
 	hasCheckpoint := false
@@ -195,6 +202,7 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 					p.Job.Engine, _ = d.oneOf(n, path, EngineDMTCP, EngineCooperative, EngineNone, EngineAuto)
 				},
 				"timeout": func(n *yaml.Node, path string) {
+					timeoutNode = n
 					if v, ok := d.duration(n, path); ok {
 						if v < MinTimeout || v > MaxTimeout {
 							d.errorf(n, path, "expected a time limit from %s to %s (OpenWhisk's bounds), got %s", MinTimeout, MaxTimeout, n.Value)
@@ -262,13 +270,17 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 					p.Chain.IdempotencyKey, _ = d.str(n, path)
 					p.nodes[path] = n
 				},
-				"length_limit": func(n *yaml.Node, path string) { p.Chain.LengthLimit, _ = d.positive(n, path) },
+				"length_limit": func(n *yaml.Node, path string) {
+					lengthNode = n
+					p.Chain.LengthLimit, _ = d.positive(n, path)
+				},
 				"on_length_limit": func(n *yaml.Node, path string) {
 					p.Chain.OnLengthLimit, _ = d.oneOf(n, path, OnLimitContinue, OnLimitFail)
 				},
 				"retries": func(n *yaml.Node, path string) {
 					d.mapping(n, path, map[string]func(*yaml.Node, string){
 						"max": func(n *yaml.Node, path string) {
+							maxRetriesNode = n
 							if v, ok := d.integer(n, path); ok {
 								if v < 0 {
 									d.errorf(n, path, "expected 0 or more retries, got %d", v)
@@ -276,8 +288,14 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 								p.Chain.Retries.Max = v
 							}
 						},
-						"backoff":     func(n *yaml.Node, path string) { p.Chain.Retries.Backoff, _ = d.duration(n, path) },
-						"max_backoff": func(n *yaml.Node, path string) { p.Chain.Retries.MaxBackoff, _ = d.duration(n, path) },
+						"backoff": func(n *yaml.Node, path string) {
+							backoffNode = n
+							p.Chain.Retries.Backoff, _ = d.duration(n, path)
+						},
+						"max_backoff": func(n *yaml.Node, path string) {
+							maxBackoffNode = n
+							p.Chain.Retries.MaxBackoff, _ = d.duration(n, path)
+						},
 					})
 				},
 			})
@@ -335,8 +353,70 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 	if iv := p.Checkpoint.Interval; iv != nil && iv.Period >= p.Job.Timeout && iv.Period > 0 && p.Checkpoint.Deadline == nil {
 		d.errorf(ckptNode, "checkpoint.interval.period", "a period (%s) not smaller than the timeout (%s) never checkpoints; add a deadline checkpoint or shorten it", iv.Period, p.Job.Timeout)
 	}
-	if p.Chain.Retries.MaxBackoff < p.Chain.Retries.Backoff {
-		d.errorf(root, "chain.retries.max_backoff", "must not be smaller than backoff (%s)", p.Chain.Retries.Backoff)
+	if !d.hasErrorAt("job.timeout") && !d.hasErrorAt("chain.retries") {
+		p.backoffs(d, root, timeoutNode, backoffNode, maxBackoffNode)
+	}
+	if !d.hasErrorAt("chain.length_limit") && !d.hasErrorAt("chain.retries.max") && p.Chain.LengthLimit <= p.Chain.Retries.Max {
+		at, path := first(lengthNode, "chain.length_limit", maxRetriesNode, "chain.retries.max", root)
+		d.errorf(at, path, "chain.length_limit (%d) must be greater than chain.retries.max (%d): every attempt of one hop plus the next hop must fit in one invocation",
+			p.Chain.LengthLimit, p.Chain.Retries.Max)
+	}
+}
+
+// first returns the first of two nodes that is there, with its path, else
+// the fallback with the first path.
+func first(a *yaml.Node, pa string, b *yaml.Node, pb string, fallback *yaml.Node) (*yaml.Node, string) {
+	switch {
+	case a != nil:
+		return a, pa
+	case b != nil:
+		return b, pb
+	}
+	return fallback, pa
+}
+
+// backoffs checks the retry waits against the time limit, and derives the
+// ones not given. A retried step waits its backoff inside its activation:
+// one as long as job.timeout leaves the job no time at all. A user who
+// wrote neither should not get an error, so defaults that do not fit are
+// cut to timeout/BackoffTimeoutShare, and never cross each other.
+func (p *Policy) backoffs(d *decoder, root, timeoutNode, backoffNode, maxBackoffNode *yaml.Node) {
+	r, timeout := &p.Chain.Retries, p.Job.Timeout
+	timeoutIs := "the default job.timeout"
+	if timeoutNode != nil {
+		timeoutIs = "job.timeout"
+	}
+	for _, f := range []struct {
+		node *yaml.Node
+		name string
+		v    time.Duration
+	}{{backoffNode, "backoff", r.Backoff}, {maxBackoffNode, "max_backoff", r.MaxBackoff}} {
+		if f.node != nil && f.v >= timeout {
+			d.errorf(f.node, "chain.retries."+f.name, "the wait (%s) must be shorter than %s (%s): a retried step waits it inside its own activation",
+				f.v, timeoutIs, timeout)
+		}
+	}
+	if backoffNode == nil {
+		r.Backoff = DefaultBackoff
+		if r.Backoff >= timeout {
+			r.Backoff = timeout / BackoffTimeoutShare
+		}
+		if maxBackoffNode != nil {
+			r.Backoff = min(r.Backoff, r.MaxBackoff)
+		}
+		p.derived.Backoff = r.Backoff
+	}
+	if maxBackoffNode == nil {
+		r.MaxBackoff = DefaultMaxBackoff
+		if r.MaxBackoff >= timeout {
+			r.MaxBackoff = timeout / BackoffTimeoutShare
+		}
+		r.MaxBackoff = max(r.MaxBackoff, r.Backoff)
+		p.derived.MaxBackoff = r.MaxBackoff
+	}
+	if r.MaxBackoff < r.Backoff {
+		at, _ := first(maxBackoffNode, "", backoffNode, "", root)
+		d.errorf(at, "chain.retries.max_backoff", "must not be smaller than backoff (%s)", r.Backoff)
 	}
 }
 
@@ -409,6 +489,13 @@ func (d *decoder) storageURL(n *yaml.Node, path, raw string) {
 // Document is the policy as a JSON document that Parse reads back to an
 // equal policy. It travels in the action code of the deployed actions.
 func (p *Policy) Document() json.RawMessage {
+	retries := map[string]any{"max": p.Chain.Retries.Max}
+	if r := p.Chain.Retries; r.Backoff != p.derived.Backoff {
+		retries["backoff"] = r.Backoff.String()
+	}
+	if r := p.Chain.Retries; r.MaxBackoff != p.derived.MaxBackoff {
+		retries["max_backoff"] = r.MaxBackoff.String()
+	}
 	doc := map[string]any{
 		"job": map[string]any{
 			"command": p.Job.Command, "engine": p.Job.Engine, "timeout": p.Job.Timeout.String(),
@@ -418,10 +505,7 @@ func (p *Policy) Document() json.RawMessage {
 			"max_hops": p.Chain.MaxHops, "max_duration": p.Chain.MaxDuration.String(),
 			"continue": p.Chain.Continue, "length_limit": p.Chain.LengthLimit,
 			"on_length_limit": p.Chain.OnLengthLimit,
-			"retries": map[string]any{
-				"max": p.Chain.Retries.Max, "backoff": p.Chain.Retries.Backoff.String(),
-				"max_backoff": p.Chain.Retries.MaxBackoff.String(),
-			},
+			"retries":         retries,
 		},
 		"storage": map[string]any{
 			"url": p.Storage.URL, "keep": p.Storage.Keep, "encrypt": p.Storage.Encrypt,
