@@ -79,6 +79,7 @@ func TestParseBadInput(t *testing.T) {
 		{"backoff as long as the timeout", "job:\n  command: [x]\n  timeout: 10s\nchain:\n  retries: {backoff: 10s}\n", "p.yaml:5:22: chain.retries.backoff", "the wait (10s) must be shorter than job.timeout (10s)"},
 		{"max_backoff longer than the default timeout", "job:\n  command: [x]\nchain:\n  retries: {max_backoff: 2m}\n", "p.yaml:4:26: chain.retries.max_backoff", "shorter than the default job.timeout (1m0s): a retried step waits it inside its own activation"},
 		{"max_backoff below backoff", "job:\n  command: [x]\nchain:\n  retries: {backoff: 5s, max_backoff: 2s}\n", "p.yaml:4:39: chain.retries.max_backoff", "must not be smaller than backoff (5s)"},
+		{"api_key not boolean", "job:\n  command: [x]\n  api_key: \"yes please\"\n", "p.yaml:3:12: job.api_key", "expected true or false"},
 		{"json unknown field", "{\"job\": {\"command\": [\"x\"], \"cpu\": 2}}", "p.yaml:1:28: job.cpu", "unknown field"},
 	}
 	seen := map[string]bool{}
@@ -276,7 +277,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Job.Engine != DefaultEngine || p.Job.Timeout != DefaultTimeout || p.Job.Memory != DefaultMemory {
+	if p.Job.Engine != DefaultEngine || p.Job.Timeout != DefaultTimeout || p.Job.Memory != DefaultMemory || p.Job.APIKey {
 		t.Errorf("job defaults: %+v", p.Job)
 	}
 	if p.Checkpoint.Deadline == nil || p.Checkpoint.Deadline.Margin != DefaultMargin.String() || p.Checkpoint.Interval != nil {
@@ -297,6 +298,31 @@ func TestDefaults(t *testing.T) {
 		fmt.Sprintf("`job.timeout`/%d", BackoffTimeoutShare)} {
 		if !strings.Contains(string(doc), v) {
 			t.Errorf("docs/policies.md does not mention the default %s", v)
+		}
+	}
+}
+
+// The API key stays out of the job unless the policy asks for it, and the
+// choice travels in the document.
+func TestAPIKey(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		want bool
+	}{
+		{"", false},
+		{"  api_key: false\n", false},
+		{"  api_key: true\n", true},
+	} {
+		p, err := Parse([]byte("job:\n  command: [x]\n"+tt.src), "p.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Job.APIKey != tt.want {
+			t.Errorf("%q: APIKey = %v, want %v", tt.src, p.Job.APIKey, tt.want)
+		}
+		q, err := Parse(p.Document(), "<action code>")
+		if err != nil || q.Job.APIKey != tt.want {
+			t.Errorf("%q: after the round trip APIKey = %v (%v), want %v", tt.src, q.Job.APIKey, err, tt.want)
 		}
 	}
 }

@@ -52,6 +52,10 @@ type Job struct {
 	Timeout time.Duration     // the step action's time limit
 	Memory  int               // the step action's memory limit, MB
 	Env     map[string]string // extra environment for the job
+	// APIKey gives the job the activation's OpenWhisk API key
+	// (__OW_API_KEY). Off by default: the job's environment is saved in
+	// every DMTCP checkpoint image, and images live in blob storage.
+	APIKey bool
 	// Result is where the job's result is: "" for the last JSON line of
 	// its stdout, otherwise a file path relative to its work directory.
 	Result string
@@ -218,8 +222,9 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 						p.Job.Memory = v
 					}
 				},
-				"env":    func(n *yaml.Node, path string) { p.Job.Env = d.stringMap(n, path) },
-				"result": func(n *yaml.Node, path string) { p.Job.Result, _ = d.str(n, path) },
+				"env":     func(n *yaml.Node, path string) { p.Job.Env = d.stringMap(n, path) },
+				"api_key": func(n *yaml.Node, path string) { p.Job.APIKey, _ = d.boolean(n, path) },
+				"result":  func(n *yaml.Node, path string) { p.Job.Result, _ = d.str(n, path) },
 				"dir": func(n *yaml.Node, path string) {
 					if v, ok := d.str(n, path); ok {
 						if !filepath.IsAbs(v) {
@@ -528,6 +533,9 @@ func (p *Policy) Document() json.RawMessage {
 	}
 	if p.Job.Result != "" {
 		job["result"] = p.Job.Result
+	}
+	if p.Job.APIKey {
+		job["api_key"] = true
 	}
 	if p.Chain.IdempotencyKey != "" {
 		doc["chain"].(map[string]any)["idempotency_key"] = p.Chain.IdempotencyKey
