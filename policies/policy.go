@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
@@ -568,5 +570,27 @@ func (p *Policy) Document() json.RawMessage {
 		// put some other value in Params by hand gets here.
 		panic(fmt.Sprintf("policies: marshal document: %v", err))
 	}
-	return b
+	return yamlSafe(b)
+}
+
+// yamlSafe escapes the characters that encoding/json leaves raw but the
+// YAML reader Parse uses refuses (DEL, C1 controls, U+FFFE, U+FFFF) or
+// reads as a line break inside a string (NEL), and the byte order mark.
+// They can only stand inside JSON strings, where \uXXXX means the same.
+func yamlSafe(b []byte) []byte {
+	unsafe := func(r rune) bool {
+		return (r >= 0x7f && r <= 0x9f) || r == 0xfeff || r == 0xfffe || r == 0xffff
+	}
+	if !bytes.ContainsFunc(b, unsafe) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for _, r := range string(b) {
+		if unsafe(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+			continue
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return out
 }
