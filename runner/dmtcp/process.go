@@ -44,13 +44,15 @@ func (e *Engine) Start(ctx context.Context, spec runner.JobSpec, dirs runner.Dir
 			return nil, fmt.Errorf("dmtcp: no checkpoint image (ckpt_*.dmtcp) in %s", dirs.Ckpt)
 		}
 	}
-	c, err := e.startCoordinator(ctx, dirs)
+	c, err := e.startCoordinator(ctx, spec, dirs)
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{e: e, dirs: dirs, coord: c, stderr: &tail{w: spec.Stderr}}
+	p := &Process{e: e, dirs: dirs, coord: c, stderr: &tail{w: spec.Stderr}, env: toolEnv(spec, dirs)}
 	common := []string{"--coord-port", strconv.Itoa(c.port), "--join-coordinator"}
 	paths := []string{"--ckptdir", dirs.Ckpt, "--tmpdir", dirs.Tmp}
+	// dmtcp_launch execs into the job and dmtcp_restart becomes it: their
+	// environment is the job's, which DMTCP saves in every image.
 	cmd := none.Cmd{Dir: dirs.Work, Env: none.JobEnv(spec.Env), Stdout: spec.Stdout, Stderr: p.stderr}
 	peers := 1
 	if restore {
@@ -85,13 +87,26 @@ func (e *Engine) Start(ctx context.Context, spec runner.JobSpec, dirs runner.Dir
 
 // coordinator is one hop's dmtcp_coordinator.
 type coordinator struct {
-	cmd  *exec.Cmd
+	proc *none.Process
 	port int
 	log  string
-	done chan struct{}
 }
 
-func (e *Engine) startCoordinator(ctx context.Context, dirs runner.Dirs) (*coordinator, error) {
+// toolEnv is the environment of DMTCP's own programs that do not become
+// the job (the coordinator, dmtcp_command): the job's PATH and nothing
+// else of it or of the runner, whose secrets they have no use for. TMPDIR
+// is the hop's temp folder: the coordinator ignores its --tmpdir for its
+// log (it reads DMTCP_TMPDIR, then TMPDIR, then uses /tmp), which would
+// otherwise leave a file in /tmp per hop.
+func toolEnv(spec runner.JobSpec, dirs runner.Dirs) []string {
+	env := map[string]string{"TMPDIR": dirs.Tmp}
+	if path, ok := spec.Env["PATH"]; ok {
+		env["PATH"] = path
+	}
+	return none.JobEnv(env)
+}
+
+func (e *Engine) startCoordinator(ctx context.Context, spec runner.JobSpec, dirs runner.Dirs) (*coordinator, error) {
 	portFile := filepath.Join(dirs.Tmp, "coordinator.port")
 	logPath := filepath.Join(dirs.Tmp, "coordinator.log")
 	_ = os.Remove(portFile)
@@ -100,19 +115,17 @@ func (e *Engine) startCoordinator(ctx context.Context, dirs runner.Dirs) (*coord
 		return nil, fmt.Errorf("dmtcp: coordinator log: %w", err)
 	}
 	defer logf.Close()
-	if err := none.CloseInherited(); err != nil {
-		return nil, fmt.Errorf("dmtcp: %w", err)
-	}
-	cmd := exec.Command(e.bin["dmtcp_coordinator"], "--coord-port", "0", "--port-file", portFile,
-		"--exit-on-last", "--ckptdir", dirs.Ckpt, "--tmpdir", dirs.Tmp)
-	cmd.Dir = dirs.Tmp
-	cmd.Stdout, cmd.Stderr = logf, logf // stdin is /dev/null
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Launched like the job: in a process group of its own, dying with the
+	// runner, stdin from /dev/null.
+	proc, err := none.Launch(ctx, none.Cmd{
+		Argv: []string{e.bin["dmtcp_coordinator"], "--coord-port", "0", "--port-file", portFile,
+			"--exit-on-last", "--ckptdir", dirs.Ckpt, "--tmpdir", dirs.Tmp},
+		Dir: dirs.Tmp, Env: toolEnv(spec, dirs), Stdout: logf, Stderr: logf,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("dmtcp: start coordinator: %w", err)
 	}
-	c := &coordinator{cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(c.done) }()
+	c := &coordinator{proc: proc, log: logPath}
 	deadline := time.NewTimer(e.upTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollEvery / 4)
@@ -126,7 +139,7 @@ func (e *Engine) startCoordinator(ctx context.Context, dirs runner.Dirs) (*coord
 			}
 		}
 		select {
-		case <-c.done:
+		case <-proc.Done():
 			return nil, fmt.Errorf("dmtcp: the coordinator exited at start: %s", lastLines(logPath, 5))
 		case <-deadline.C:
 			c.kill()
@@ -141,8 +154,8 @@ func (e *Engine) startCoordinator(ctx context.Context, dirs runner.Dirs) (*coord
 
 // kill ends the coordinator's process group (it ignores SIGTERM).
 func (c *coordinator) kill() {
-	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-	<-c.done
+	c.proc.Kill()
+	<-c.proc.Done()
 }
 
 // status is dmtcp_command --json --status's answer.
@@ -156,6 +169,7 @@ type status struct {
 func (p *Process) command(ctx context.Context, args ...string) (int, []byte, error) {
 	argv := append([]string{"--coord-port", strconv.Itoa(p.coord.port), "--json"}, args...)
 	cmd := exec.CommandContext(ctx, p.e.bin["dmtcp_command"], argv...)
+	cmd.Env = p.env
 	cmd.WaitDelay = time.Second
 	out, err := cmd.Output()
 	var ee *exec.ExitError
@@ -208,6 +222,7 @@ type Process struct {
 	coord  *coordinator
 	job    *none.Process
 	stderr *tail
+	env    []string // dmtcp_command's environment (toolEnv)
 
 	mu           sync.Mutex // one checkpoint at a time
 	checkpointed atomic.Bool
