@@ -53,6 +53,11 @@ type Exit struct {
 	// Checkpointed is true when the job ended because a stopping
 	// checkpoint completed (its exit status is then not the job's own).
 	Checkpointed bool
+	// EngineFailed is true when the engine itself failed, not the job (for
+	// DMTCP: exit status 99 with one of its assertion messages on stderr),
+	// so the exit status says nothing about the job and the hop may be
+	// retried.
+	EngineFailed bool
 }
 
 // ErrExited is returned by Checkpoint when the job exited before or while

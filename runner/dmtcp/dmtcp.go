@@ -37,7 +37,7 @@
 // Whether the job finished is decided from the engine's own wait on it,
 // never from dmtcp_command's answer. Exit status 99 with an ASSERT line
 // from DMTCP on stderr is DMTCP failing, reported as ErrDMTCPFailed by
-// Start and by Process.Failure.
+// Start and by Process.Failure, and as Exit().EngineFailed.
 //
 // DMTCP does not virtualise the monotonic clock: jobs must sleep for
 // relative durations, not until absolute monotonic deadlines, and retry

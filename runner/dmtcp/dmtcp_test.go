@@ -514,3 +514,46 @@ func TestTempFilesStayInTheHop(t *testing.T) {
 		t.Errorf("the coordinator's own log is not in the hop's tmp folder")
 	}
 }
+
+// A job whose working directory is gone makes DMTCP's checkpoint fail an
+// assertion (getcwd, ENOENT) and exit 99: the exit says DMTCP failed,
+// not the job.
+func TestEngineFailedExit(t *testing.T) {
+	e := engine(t, dmtcp.Options{})
+	ctx := testCtx(t)
+	root := filepath.Join(t.TempDir(), "job")
+	h, err := enginetest.Start(ctx, e, root, []string{bins["count"], "100", "50"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := os.RemoveAll(filepath.Join(root, "work")); err != nil {
+		t.Fatal(err)
+	}
+	_, cerr := h.Proc.Checkpoint(ctx, true)
+	ex, err := h.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("checkpoint: %v; exit %+v; stderr: %s", cerr, ex, h.Stderr)
+	if ex.Code != 99 {
+		t.Skipf("this DMTCP did not fail on a missing working directory (exit %+v)", ex)
+	}
+	if !ex.EngineFailed || ex.Checkpointed {
+		t.Fatalf("exit %+v: want EngineFailed", ex)
+	}
+}
+
+// A job that exits 99 on its own is the job failing.
+func TestJobsOwnStatus99(t *testing.T) {
+	e := engine(t, dmtcp.Options{})
+	ctx := testCtx(t)
+	h, err := enginetest.Start(ctx, e, filepath.Join(t.TempDir(), "job"), []string{"sh", "-c", "echo 'failing: ASSERT' >&2; exit 99"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := h.Wait(ctx)
+	if err != nil || ex.Code != 99 || ex.EngineFailed {
+		t.Fatalf("exit %+v, %v: want the job's own 99", ex, err)
+	}
+}

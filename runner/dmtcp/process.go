@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -231,10 +232,12 @@ type Process struct {
 // Done is closed when the job has exited.
 func (p *Process) Done() <-chan struct{} { return p.job.Done() }
 
-// Exit is the job's exit; Checkpointed after a completed stop checkpoint.
+// Exit is the job's exit; Checkpointed after a completed stop checkpoint,
+// EngineFailed when DMTCP failed rather than the job.
 func (p *Process) Exit() runner.Exit {
 	ex := p.job.Exit()
 	ex.Checkpointed = p.checkpointed.Load()
+	ex.EngineFailed = p.Failure() != nil
 	return ex
 }
 
@@ -254,13 +257,30 @@ func (p *Process) Failure() error {
 		return nil
 	}
 	ex := p.job.Exit()
-	if ex.Code != dmtcpFailRC {
-		return nil
-	}
-	if line := p.stderr.find("ASSERT"); line != "" {
+	if failed, line := dmtcpFailed(ex, p.stderr.lines()); failed {
 		return fmt.Errorf("dmtcp: %w: %s", ErrDMTCPFailed, line)
 	}
 	return nil
+}
+
+// assertRE matches DMTCP's assertion messages: "ASSERT at processinfo.cpp:468:
+// ..." from recent releases, "JASSERT(getcwd(...) != NULL) failed" from
+// older ones. A job's own assert(3) message looks like neither.
+var assertRE = regexp.MustCompile(`\bASSERT at [^\s:]+:\d+|\bJASSERT\b`)
+
+// dmtcpFailed tells DMTCP failing from the job failing: DMTCP exits with
+// status 99 after one of its assertions, and says which on stderr. It
+// returns the last such line.
+func dmtcpFailed(ex runner.Exit, stderr []string) (bool, string) {
+	if ex.Code != dmtcpFailRC || ex.Signal != "" {
+		return false, ""
+	}
+	for i := len(stderr) - 1; i >= 0; i-- {
+		if assertRE.MatchString(stderr[i]) {
+			return true, strings.TrimSpace(stderr[i])
+		}
+	}
+	return false, ""
 }
 
 // Checkpoint takes a checkpoint (see the package comment for how).
@@ -425,17 +445,11 @@ func (t *tail) Write(b []byte) (int, error) {
 	return t.w.Write(b)
 }
 
-// find returns the last line containing s.
-func (t *tail) find(s string) string {
+// lines returns the kept bytes as lines.
+func (t *tail) lines() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lines := strings.Split(string(t.b), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if strings.Contains(lines[i], s) {
-			return strings.TrimSpace(lines[i])
-		}
-	}
-	return ""
+	return strings.Split(string(t.b), "\n")
 }
 
 // last returns the last few lines, or a note that there were none.
