@@ -11,7 +11,10 @@ ifeq ($(origin WSKX_DMTCP_HOME), undefined)
   endif
 endif
 
-.PHONY: help build workloads blobservers test lint run experiment bench clean
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 5m
+
+.PHONY: help build workloads blobservers test lint run experiment bench fuzz fuzz-short clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,6 +37,18 @@ test: lint workloads blobservers ## run every test; the storage tests start the 
 	# One package at a time: the chain tests time checkpoints against short
 	# action limits, and the storage tests move 300 MB objects.
 	$(GO) test -p 1 -count=1 -timeout 45m ./...
+	$(MAKE) fuzz-short
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 5m)
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policies
+	$(GO) test -run '^$$' -fuzz '^FuzzExpr$$' -fuzztime $(FUZZTIME) ./policies
+	$(GO) test -run '^$$' -fuzz '^FuzzAPIRequest$$' -fuzztime $(FUZZTIME) ./platform
+	$(GO) test -run '^$$' -fuzz '^FuzzProxyInit$$' -fuzztime $(FUZZTIME) ./runner
+	$(GO) test -run '^$$' -fuzz '^FuzzProxyRun$$' -fuzztime $(FUZZTIME) ./runner
+	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./composer
+
+fuzz-short: ## every fuzz target for 10s each (the end of make test)
+	$(MAKE) fuzz FUZZTIME=10s
 
 run: build workloads ## the main job: a long job through a checkpoint chain on the built-in platform
 	$(BIN) run examples/compositions/deadline.yaml

@@ -28,6 +28,11 @@ const (
 	// each further attempt up to DefaultMaxBackoff.
 	DefaultBackoff    = time.Second
 	DefaultMaxBackoff = 30 * time.Second
+	// BackoffTimeoutShare: a retried step waits its backoff inside its own
+	// activation, so a backoff that is not given and whose default would
+	// not fit in job.timeout is job.timeout divided by this, leaving the
+	// rest of the activation to the job.
+	BackoffTimeoutShare = 4
 	// DefaultLengthLimit is OpenWhisk's default sequence and conductor
 	// component limit.
 	DefaultLengthLimit = 50

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -60,6 +61,25 @@ func TestParseBadInput(t *testing.T) {
 		{"field given twice", "job:\n  command: [x]\n  command: [y]\n", "p.yaml:3:3: job.command", "given twice"},
 		{"bad action name", "name: my job/1\njob:\n  command: [x]\n", "p.yaml:1:7: name", "expected an OpenWhisk action name"},
 		{"params not a mapping", "params: [1, 2]\njob:\n  command: [x]\n", "p.yaml:1:9: params", "expected a mapping"},
+		{"params infinity", "params: {x: .inf}\njob:\n  command: [x]\n", "p.yaml:1:13: params.x", "expected a finite number, got .inf"},
+		{"params negative infinity", "params: {x: -.Inf}\njob:\n  command: [x]\n", "p.yaml:1:13: params.x", "JSON has no infinity or NaN"},
+		{"params nan", "params: {x: .nan}\njob:\n  command: [x]\n", "p.yaml:1:13: params.x", "expected a finite number, got .nan"},
+		{"params nan nested", "params:\n  a: [1, {b: [.NaN]}]\njob:\n  command: [x]\n", "p.yaml:2:15: params.a[1].b[0]", "finite number"},
+		{"params int key", "params: {1: a}\njob:\n  command: [x]\n", "p.yaml:1:10: params.1", "expected a string key (JSON object keys are strings), got int 1; quote it"},
+		{"params list key", "params: {x: {[a]: b}}\njob:\n  command: [x]\n", "p.yaml:1:14: params.x", "expected a string key (JSON object keys are strings), got a list"},
+		{"params nested int key", "params:\n  x:\n    - {true: a}\njob:\n  command: [x]\n", "p.yaml:3:8: params.x[0].true", "got bool true"},
+		{"params null key", "params: {~: a}\njob:\n  command: [x]\n", "p.yaml:1:10: params.~", "string key"},
+		{"params key given twice", "params: {a: 1, a: 2}\njob:\n  command: [x]\n", "p.yaml:1:16: params.a", "given twice"},
+		{"params binary not text", "params: {x: !!binary /w==}\njob:\n  command: [x]\n", "p.yaml:1:13: params.x", "not UTF-8"},
+		{"params merge of a scalar", "params: {<<: 1}\njob:\n  command: [x]\n", "p.yaml:1:14: params", "to merge"},
+		{"env name with equals", "job:\n  command: [x]\n  env: {\"A=B\": c}\n", "p.yaml:3:9: job.env.A=B", "without \"=\""},
+		{"env name not a string", "job:\n  command: [x]\n  env: {[A]: c}\n", "p.yaml:3:9: job.env", "expected a variable name"},
+		{"length limit not above retries", "job:\n  command: [x]\nchain:\n  length_limit: 2\n  retries: {max: 2}\n", "p.yaml:4:17: chain.length_limit", "chain.length_limit (2) must be greater than chain.retries.max (2): every attempt of one hop plus the next hop must fit in one invocation"},
+		{"retries above default length limit", "job:\n  command: [x]\nchain:\n  retries: {max: 50}\n", "p.yaml:4:18: chain.retries.max", "chain.length_limit (50) must be greater than chain.retries.max (50)"},
+		{"backoff as long as the timeout", "job:\n  command: [x]\n  timeout: 10s\nchain:\n  retries: {backoff: 10s}\n", "p.yaml:5:22: chain.retries.backoff", "the wait (10s) must be shorter than job.timeout (10s)"},
+		{"max_backoff longer than the default timeout", "job:\n  command: [x]\nchain:\n  retries: {max_backoff: 2m}\n", "p.yaml:4:26: chain.retries.max_backoff", "shorter than the default job.timeout (1m0s): a retried step waits it inside its own activation"},
+		{"max_backoff below backoff", "job:\n  command: [x]\nchain:\n  retries: {backoff: 5s, max_backoff: 2s}\n", "p.yaml:4:39: chain.retries.max_backoff", "must not be smaller than backoff (5s)"},
+		{"api_key not boolean", "job:\n  command: [x]\n  api_key: \"yes please\"\n", "p.yaml:3:12: job.api_key", "expected true or false"},
 		{"json unknown field", "{\"job\": {\"command\": [\"x\"], \"cpu\": 2}}", "p.yaml:1:28: job.cpu", "unknown field"},
 	}
 	seen := map[string]bool{}
@@ -112,12 +132,152 @@ func TestParseReportsEveryError(t *testing.T) {
 	}
 }
 
+// Values JSON cannot carry are errors collected with the rest, not a
+// panic when the policy is compiled.
+func TestParamsErrorsCollected(t *testing.T) {
+	src := "params:\n  a: .inf\n  b: {1: x}\njob:\n  command: [x]\n  engine: criu\n"
+	_, err := Parse([]byte(src), "p.yaml")
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("got %v, want an ErrorList", err)
+	}
+	want := []string{"p.yaml:2:6: params.a", "p.yaml:3:7: params.b.1", "p.yaml:6:11: job.engine"}
+	if len(list) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(list), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(list[i].Error(), w) {
+			t.Errorf("error %d = %q, want prefix %q", i, list[i], w)
+		}
+	}
+}
+
+// Parameters read as JSON would read them, whatever YAML spelling they
+// have, and the document reads back to the same values.
+func TestParamsAsJSON(t *testing.T) {
+	src := `
+params:
+  base: &base {n: 1, s: two}
+  copy: *base
+  merged: {<<: *base, n: 3}
+  merged_list: {<<: [{a: 1}, {a: 2, b: 2}]}
+  date: 2001-12-14
+  hex: 0x1F
+  big: 99999999999999999999999
+  nothing: ~
+  quoted_inf: ".inf"
+  text: !!binary aGVsbG8=
+  list: [1, [true, null]]
+job:
+  command: [x]
+`
+	p, err := Parse([]byte(src), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"base":        map[string]any{"n": 1.0, "s": "two"},
+		"copy":        map[string]any{"n": 1.0, "s": "two"},
+		"merged":      map[string]any{"n": 3.0, "s": "two"},
+		"merged_list": map[string]any{"a": 1.0, "b": 2.0},
+		"date":        "2001-12-14",
+		"hex":         31.0,
+		"big":         1e23,
+		"nothing":     nil,
+		"quoted_inf":  ".inf",
+		"text":        "hello",
+		"list":        []any{1.0, []any{true, nil}},
+	}
+	if !reflect.DeepEqual(p.Params, want) {
+		t.Errorf("params\n%#v\nwant\n%#v", p.Params, want)
+	}
+	q, err := Parse(p.Document(), "<action code>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(q.Params, want) {
+		t.Errorf("params after the round trip\n%#v\nwant\n%#v", q.Params, want)
+	}
+}
+
+// Anchors nested in each other would expand to billions of values.
+func TestParamsAliasBomb(t *testing.T) {
+	src := "params:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		src += fmt.Sprintf("  %s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	src += "job:\n  command: [x]\n"
+	start := time.Now()
+	_, err := Parse([]byte(src), "p.yaml")
+	if err == nil || !strings.Contains(err.Error(), "aliases expand to more than") {
+		t.Fatalf("err = %v, want the alias limit", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusing the aliases took %s", d)
+	}
+}
+
+// Retry waits that are not given fit in the time limit; a user who wrote
+// nothing gets no error whatever the timeout.
+func TestRetryWaits(t *testing.T) {
+	tests := []struct {
+		name, src           string
+		backoff, maxBackoff time.Duration
+	}{
+		{"defaults", "", DefaultBackoff, DefaultMaxBackoff},
+		{"short timeout cuts the maximum", "  timeout: 4s\n", time.Second, time.Second},
+		{"shorter timeout cuts both", "  timeout: 800ms\n", 200 * time.Millisecond, 200 * time.Millisecond},
+		{"shortest timeout", "  timeout: 100ms\n", 25 * time.Millisecond, 25 * time.Millisecond},
+		{"given maximum bounds the default backoff", "  timeout: 10s\nchain:\n  retries: {max_backoff: 200ms}\n", 200 * time.Millisecond, 200 * time.Millisecond},
+		{"given backoff raises the default maximum", "  timeout: 300s\nchain:\n  retries: {backoff: 1m}\n", time.Minute, time.Minute},
+		{"given backoff under a short timeout", "  timeout: 2s\nchain:\n  retries: {backoff: 1500ms}\n", 1500 * time.Millisecond, 1500 * time.Millisecond},
+		{"both given", "  timeout: 10s\nchain:\n  retries: {backoff: 1s, max_backoff: 9s}\n", time.Second, 9 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Engine none: no deadline checkpoint, whose default margin has
+			// limits of its own.
+			p, err := Parse([]byte("job:\n  command: [x]\n  engine: none\n"+tt.src), "p.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := p.Chain.Retries; r.Backoff != tt.backoff || r.MaxBackoff != tt.maxBackoff {
+				t.Errorf("backoff %s, max_backoff %s; want %s, %s", r.Backoff, r.MaxBackoff, tt.backoff, tt.maxBackoff)
+			}
+		})
+	}
+}
+
+// A policy whose timeout is changed after loading (an experiment, the
+// CLI's --engine) documents its derived waits anew, not the old ones.
+func TestRetryWaitsFollowTheTimeout(t *testing.T) {
+	p, err := Parse([]byte("job:\n  command: [x]\ncheckpoint:\n  deadline: {margin: 1s}\n"), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Job.Timeout = 4 * time.Second
+	q, err := Parse(p.Document(), "<action code>")
+	if err != nil {
+		t.Fatalf("document with a shorter timeout: %v", err)
+	}
+	if q.Chain.Retries.MaxBackoff != time.Second {
+		t.Errorf("max_backoff %s, want 1s (timeout/4)", q.Chain.Retries.MaxBackoff)
+	}
+	// A wait set by hand is kept.
+	p.Chain.Retries.MaxBackoff = 3 * time.Second
+	if q, err = Parse(p.Document(), "<action code>"); err != nil || q.Chain.Retries.MaxBackoff != 3*time.Second {
+		t.Errorf("max_backoff set by hand: %v, %v", q.Chain.Retries.MaxBackoff, err)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	p, err := Load("testdata/minimal.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Job.Engine != DefaultEngine || p.Job.Timeout != DefaultTimeout || p.Job.Memory != DefaultMemory {
+	if p.Job.Engine != DefaultEngine || p.Job.Timeout != DefaultTimeout || p.Job.Memory != DefaultMemory || p.Job.APIKey {
 		t.Errorf("job defaults: %+v", p.Job)
 	}
 	if p.Checkpoint.Deadline == nil || p.Checkpoint.Deadline.Margin != DefaultMargin.String() || p.Checkpoint.Interval != nil {
@@ -134,9 +294,35 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{DefaultTimeout.String(), DefaultMargin.String(), "`" + DefaultStorageURL + "`", "`" + DefaultChecksum + "`", DefaultJobDir} {
+	for _, v := range []string{DefaultTimeout.String(), DefaultMargin.String(), "`" + DefaultStorageURL + "`", "`" + DefaultChecksum + "`", DefaultJobDir,
+		fmt.Sprintf("`job.timeout`/%d", BackoffTimeoutShare)} {
 		if !strings.Contains(string(doc), v) {
 			t.Errorf("docs/policies.md does not mention the default %s", v)
+		}
+	}
+}
+
+// The API key stays out of the job unless the policy asks for it, and the
+// choice travels in the document.
+func TestAPIKey(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		want bool
+	}{
+		{"", false},
+		{"  api_key: false\n", false},
+		{"  api_key: true\n", true},
+	} {
+		p, err := Parse([]byte("job:\n  command: [x]\n"+tt.src), "p.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Job.APIKey != tt.want {
+			t.Errorf("%q: APIKey = %v, want %v", tt.src, p.Job.APIKey, tt.want)
+		}
+		q, err := Parse(p.Document(), "<action code>")
+		if err != nil || q.Job.APIKey != tt.want {
+			t.Errorf("%q: after the round trip APIKey = %v (%v), want %v", tt.src, q.Job.APIKey, err, tt.want)
 		}
 	}
 }

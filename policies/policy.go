@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
@@ -24,6 +26,9 @@ type Policy struct {
 	Chain       Chain
 	Storage     Storage
 	// Params are default input parameters, overridden by an invocation's.
+	// Parse leaves only what encoding/json produces in them (finite
+	// float64, string, bool, nil, []any, map[string]any), which Document
+	// relies on.
 	Params map[string]any
 	// Source is the file (or label) the policy was read from.
 	Source string
@@ -33,6 +38,11 @@ type Policy struct {
 	cont   *vm.Program
 	key    *vm.Program           // nil when keys are generated
 	nodes  map[string]*yaml.Node // where each expression stands, for errors
+	// derived are the retry waits worked out from job.timeout because the
+	// source gave none; Document leaves them out (while unchanged) so that
+	// a policy whose timeout is changed and documented again derives them
+	// anew rather than carrying ones that no longer fit.
+	derived Retries
 }
 
 // Job is the step: what runs and under which limits.
@@ -44,13 +54,15 @@ type Job struct {
 	Timeout time.Duration     // the step action's time limit
 	Memory  int               // the step action's memory limit, MB
 	Env     map[string]string // extra environment for the job
+	// APIKey gives the job the activation's OpenWhisk API key
+	// (__OW_API_KEY). Off by default: the job's environment is saved in
+	// every DMTCP checkpoint image, and images live in blob storage.
+	APIKey bool
 	// Result is where the job's result is: "" for the last JSON line of
 	// its stdout, otherwise a file path relative to its work directory.
 	Result string
 	// Dir is the parent of the job's fixed absolute paths.
 	Dir string
-	// APIKey gives the job the activation's OpenWhisk API key.
-	APIKey bool
 }
 
 // Checkpoint is the schedule. Either or both may be set; neither means
@@ -171,6 +183,8 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 	}
 	p.Storage = Storage{URL: DefaultStorageURL, Checksum: DefaultChecksum, Keep: DefaultKeep, RetainFinished: DefaultRetainFinished}
 	var jobNode, ckptNode, marginNode *yaml.Node
+	// Where the chain's limits stand, for the checks across fields.
+	var timeoutNode, lengthNode, maxRetriesNode, backoffNode, maxBackoffNode *yaml.Node
 	d.nodes = map[string]*yaml.Node{}
 	p.nodes = d.nodes
 	hasCheckpoint := false
@@ -194,6 +208,7 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 					p.Job.Engine, _ = d.oneOf(n, path, EngineDMTCP, EngineCooperative, EngineNone, EngineAuto)
 				},
 				"timeout": func(n *yaml.Node, path string) {
+					timeoutNode = n
 					if v, ok := d.duration(n, path); ok {
 						if v < MinTimeout || v > MaxTimeout {
 							d.errorf(n, path, "expected a time limit from %s to %s (OpenWhisk's bounds), got %s", MinTimeout, MaxTimeout, n.Value)
@@ -209,8 +224,9 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 						p.Job.Memory = v
 					}
 				},
-				"env":    func(n *yaml.Node, path string) { p.Job.Env = d.stringMap(n, path) },
-				"result": func(n *yaml.Node, path string) { p.Job.Result, _ = d.str(n, path) },
+				"env":     func(n *yaml.Node, path string) { p.Job.Env = d.stringMap(n, path) },
+				"api_key": func(n *yaml.Node, path string) { p.Job.APIKey, _ = d.boolean(n, path) },
+				"result":  func(n *yaml.Node, path string) { p.Job.Result, _ = d.str(n, path) },
 				"dir": func(n *yaml.Node, path string) {
 					if v, ok := d.str(n, path); ok {
 						if !filepath.IsAbs(v) {
@@ -261,13 +277,17 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 					p.Chain.IdempotencyKey, _ = d.str(n, path)
 					p.nodes[path] = n
 				},
-				"length_limit": func(n *yaml.Node, path string) { p.Chain.LengthLimit, _ = d.positive(n, path) },
+				"length_limit": func(n *yaml.Node, path string) {
+					lengthNode = n
+					p.Chain.LengthLimit, _ = d.positive(n, path)
+				},
 				"on_length_limit": func(n *yaml.Node, path string) {
 					p.Chain.OnLengthLimit, _ = d.oneOf(n, path, OnLimitContinue, OnLimitFail)
 				},
 				"retries": func(n *yaml.Node, path string) {
 					d.mapping(n, path, map[string]func(*yaml.Node, string){
 						"max": func(n *yaml.Node, path string) {
+							maxRetriesNode = n
 							if v, ok := d.integer(n, path); ok {
 								if v < 0 {
 									d.errorf(n, path, "expected 0 or more retries, got %d", v)
@@ -275,8 +295,14 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 								p.Chain.Retries.Max = v
 							}
 						},
-						"backoff":     func(n *yaml.Node, path string) { p.Chain.Retries.Backoff, _ = d.duration(n, path) },
-						"max_backoff": func(n *yaml.Node, path string) { p.Chain.Retries.MaxBackoff, _ = d.duration(n, path) },
+						"backoff": func(n *yaml.Node, path string) {
+							backoffNode = n
+							p.Chain.Retries.Backoff, _ = d.duration(n, path)
+						},
+						"max_backoff": func(n *yaml.Node, path string) {
+							maxBackoffNode = n
+							p.Chain.Retries.MaxBackoff, _ = d.duration(n, path)
+						},
 					})
 				},
 			})
@@ -334,8 +360,70 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 	if iv := p.Checkpoint.Interval; iv != nil && iv.Period >= p.Job.Timeout && iv.Period > 0 && p.Checkpoint.Deadline == nil {
 		d.errorf(ckptNode, "checkpoint.interval.period", "a period (%s) not smaller than the timeout (%s) never checkpoints; add a deadline checkpoint or shorten it", iv.Period, p.Job.Timeout)
 	}
-	if p.Chain.Retries.MaxBackoff < p.Chain.Retries.Backoff {
-		d.errorf(root, "chain.retries.max_backoff", "must not be smaller than backoff (%s)", p.Chain.Retries.Backoff)
+	if !d.hasErrorAt("job.timeout") && !d.hasErrorAt("chain.retries") {
+		p.backoffs(d, root, timeoutNode, backoffNode, maxBackoffNode)
+	}
+	if !d.hasErrorAt("chain.length_limit") && !d.hasErrorAt("chain.retries.max") && p.Chain.LengthLimit <= p.Chain.Retries.Max {
+		at, path := first(lengthNode, "chain.length_limit", maxRetriesNode, "chain.retries.max", root)
+		d.errorf(at, path, "chain.length_limit (%d) must be greater than chain.retries.max (%d): every attempt of one hop plus the next hop must fit in one invocation",
+			p.Chain.LengthLimit, p.Chain.Retries.Max)
+	}
+}
+
+// first returns the first of two nodes that is there, with its path, else
+// the fallback with the first path.
+func first(a *yaml.Node, pa string, b *yaml.Node, pb string, fallback *yaml.Node) (*yaml.Node, string) {
+	switch {
+	case a != nil:
+		return a, pa
+	case b != nil:
+		return b, pb
+	}
+	return fallback, pa
+}
+
+// backoffs checks the retry waits against the time limit, and derives the
+// ones not given. A retried step waits its backoff inside its activation:
+// one as long as job.timeout leaves the job no time at all. A user who
+// wrote neither should not get an error, so defaults that do not fit are
+// cut to timeout/BackoffTimeoutShare, and never cross each other.
+func (p *Policy) backoffs(d *decoder, root, timeoutNode, backoffNode, maxBackoffNode *yaml.Node) {
+	r, timeout := &p.Chain.Retries, p.Job.Timeout
+	timeoutIs := "the default job.timeout"
+	if timeoutNode != nil {
+		timeoutIs = "job.timeout"
+	}
+	for _, f := range []struct {
+		node *yaml.Node
+		name string
+		v    time.Duration
+	}{{backoffNode, "backoff", r.Backoff}, {maxBackoffNode, "max_backoff", r.MaxBackoff}} {
+		if f.node != nil && f.v >= timeout {
+			d.errorf(f.node, "chain.retries."+f.name, "the wait (%s) must be shorter than %s (%s): a retried step waits it inside its own activation",
+				f.v, timeoutIs, timeout)
+		}
+	}
+	if backoffNode == nil {
+		r.Backoff = DefaultBackoff
+		if r.Backoff >= timeout {
+			r.Backoff = timeout / BackoffTimeoutShare
+		}
+		if maxBackoffNode != nil {
+			r.Backoff = min(r.Backoff, r.MaxBackoff)
+		}
+		p.derived.Backoff = r.Backoff
+	}
+	if maxBackoffNode == nil {
+		r.MaxBackoff = DefaultMaxBackoff
+		if r.MaxBackoff >= timeout {
+			r.MaxBackoff = timeout / BackoffTimeoutShare
+		}
+		r.MaxBackoff = max(r.MaxBackoff, r.Backoff)
+		p.derived.MaxBackoff = r.MaxBackoff
+	}
+	if r.MaxBackoff < r.Backoff {
+		at, _ := first(maxBackoffNode, "", backoffNode, "", root)
+		d.errorf(at, "chain.retries.max_backoff", "must not be smaller than backoff (%s)", r.Backoff)
 	}
 }
 
@@ -408,8 +496,14 @@ func (d *decoder) storageURL(n *yaml.Node, path, raw string) {
 // Document is the policy as a JSON document that Parse reads back to an
 // equal policy. It travels in the action code of the deployed actions.
 func (p *Policy) Document() json.RawMessage {
+	retries := map[string]any{"max": p.Chain.Retries.Max}
+	if r := p.Chain.Retries; r.Backoff != p.derived.Backoff {
+		retries["backoff"] = r.Backoff.String()
+	}
+	if r := p.Chain.Retries; r.MaxBackoff != p.derived.MaxBackoff {
+		retries["max_backoff"] = r.MaxBackoff.String()
+	}
 	doc := map[string]any{
-		"name": p.Name,
 		"job": map[string]any{
 			"command": p.Job.Command, "engine": p.Job.Engine, "timeout": p.Job.Timeout.String(),
 			"memory": p.Job.Memory, "dir": p.Job.Dir,
@@ -418,10 +512,7 @@ func (p *Policy) Document() json.RawMessage {
 			"max_hops": p.Chain.MaxHops, "max_duration": p.Chain.MaxDuration.String(),
 			"continue": p.Chain.Continue, "length_limit": p.Chain.LengthLimit,
 			"on_length_limit": p.Chain.OnLengthLimit,
-			"retries": map[string]any{
-				"max": p.Chain.Retries.Max, "backoff": p.Chain.Retries.Backoff.String(),
-				"max_backoff": p.Chain.Retries.MaxBackoff.String(),
-			},
+			"retries":         retries,
 		},
 		"storage": map[string]any{
 			"url": p.Storage.URL, "keep": p.Storage.Keep, "encrypt": p.Storage.Encrypt,
@@ -429,6 +520,10 @@ func (p *Policy) Document() json.RawMessage {
 		},
 	}
 	job := doc["job"].(map[string]any)
+	if p.Name != "" {
+		// Parse leaves it empty when the source has none (Load names it).
+		doc["name"] = p.Name
+	}
 	if p.Description != "" {
 		doc["description"] = p.Description
 	}
@@ -440,6 +535,9 @@ func (p *Policy) Document() json.RawMessage {
 	}
 	if p.Job.Result != "" {
 		job["result"] = p.Job.Result
+	}
+	if p.Job.APIKey {
+		job["api_key"] = true
 	}
 	if p.Chain.IdempotencyKey != "" {
 		doc["chain"].(map[string]any)["idempotency_key"] = p.Chain.IdempotencyKey
@@ -466,9 +564,33 @@ func (p *Policy) Document() json.RawMessage {
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		// Every value above is a string, number, bool or JSON-decoded
-		// parameter, all of which marshal.
+		// Unreachable for a policy from Parse: every field above is a
+		// string, int, bool or map of strings, and the decoder refuses
+		// parameters JSON cannot carry (FuzzParse checks it). Only code that
+		// put some other value in Params by hand gets here.
 		panic(fmt.Sprintf("policies: marshal document: %v", err))
 	}
-	return b
+	return yamlSafe(b)
+}
+
+// yamlSafe escapes the characters that encoding/json leaves raw but the
+// YAML reader Parse uses refuses (DEL, C1 controls, U+FFFE, U+FFFF) or
+// reads as a line break inside a string (NEL), and the byte order mark.
+// They can only stand inside JSON strings, where \uXXXX means the same.
+func yamlSafe(b []byte) []byte {
+	unsafe := func(r rune) bool {
+		return (r >= 0x7f && r <= 0x9f) || r == 0xfeff || r == 0xfffe || r == 0xffff
+	}
+	if !bytes.ContainsFunc(b, unsafe) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for _, r := range string(b) {
+		if unsafe(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+			continue
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return out
 }

@@ -53,8 +53,10 @@ type Exit struct {
 	// Checkpointed is true when the job ended because a stopping
 	// checkpoint completed (its exit status is then not the job's own).
 	Checkpointed bool
-	// EngineFailed is true when the engine itself failed (DMTCP's exit
-	// status 99 with its assertion message), not the job: a retry can help.
+	// EngineFailed is true when the engine itself failed, not the job (for
+	// DMTCP: exit status 99 with one of its assertion messages on stderr),
+	// so the exit status says nothing about the job and the hop may be
+	// retried.
 	EngineFailed bool
 }
 

@@ -1,23 +1,19 @@
 package storage
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 )
 
 // fileblob checks IfNotExist with a stat before its rename, guarded only by
 // a per-writer mutex, so two concurrent writers can both "win". For file://
 // buckets the store therefore serialises create-if-absent writes with an
-// flock on a lock file named after the bucket directory; flock also holds
-// across processes on the same machine.
+// flock on the bucket directory itself: flock holds across processes on
+// the same machine, and locking the directory leaves no lock file behind,
+// neither in the bucket (where List would show it) nor in /tmp.
 func lockDir(dir string) (unlock func(), err error) {
-	sum := sha256.Sum256([]byte(filepath.Clean(dir)))
-	p := filepath.Join(os.TempDir(), "wskx-fileblob-"+hex.EncodeToString(sum[:8])+".lock")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

@@ -66,6 +66,14 @@ type Bucket struct {
 	dir    string   // file:// only: the directory, for lockDir
 }
 
+// stored is the name key is stored under (see filekeys.go).
+func (b *Bucket) stored(key string) string {
+	if b.scheme == "file" {
+		return fileName(key)
+	}
+	return key
+}
+
 var _ checkpoint.Bucket = (*Bucket)(nil)
 
 // Open opens the bucket named by rawURL.
@@ -103,6 +111,11 @@ func Open(ctx context.Context, rawURL string) (*Bucket, error) {
 		// The store verifies SHA-256 itself; the MD5 sidecar files fileblob
 		// writes by default cost a third of the upload CPU.
 		q.Set("metadata", "skip")
+	}
+	if u.Scheme == "file" && !q.Has("no_tmp_dir") {
+		// Temporary files next to their targets, not in os.TempDir: a
+		// rename across file systems fails (see filekeys.go).
+		q.Set("no_tmp_dir", "true")
 	}
 	if u.Scheme == "file" && !q.Has("create_dir") {
 		// A file bucket is a folder that the first hop of the first job
@@ -198,7 +211,7 @@ func (b *Bucket) NewWriter(ctx context.Context, key string, opts checkpoint.Writ
 		// temp file and discards it when the context is cancelled), and the
 		// pipe's extra copy of every byte cost a third of the file
 		// throughput.
-		bw, err := b.b.NewWriter(ctx, key, wo)
+		bw, err := b.b.NewWriter(ctx, b.stored(key), wo)
 		if err != nil {
 			return nil, b.mapErr("write", key, err)
 		}
@@ -219,7 +232,7 @@ func (b *Bucket) NewWriter(ctx context.Context, key string, opts checkpoint.Writ
 		}
 		// Reading the pipe in large pieces keeps the goroutine hand-offs per
 		// byte low; blob's own copy would pull 32 KiB at a time.
-		w.err = b.b.Upload(ctx, key, bufio.NewReaderSize(pr, 1<<20), wo)
+		w.err = b.b.Upload(ctx, b.stored(key), bufio.NewReaderSize(pr, 1<<20), wo)
 		pr.CloseWithError(errUploadEnded)
 	}()
 	return w, nil
@@ -285,7 +298,7 @@ func (w *fileWriter) Close() error {
 
 // NewReader opens key for reading.
 func (b *Bucket) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
-	r, err := b.b.NewReader(ctx, key, nil)
+	r, err := b.b.NewReader(ctx, b.stored(key), nil)
 	if err != nil {
 		return nil, b.mapErr("read", key, err)
 	}
@@ -329,13 +342,20 @@ func (b *Bucket) List(ctx context.Context, prefix string) ([]checkpoint.Object, 
 		if o.IsDir {
 			continue
 		}
-		out = append(out, checkpoint.Object{Key: o.Key, Size: o.Size, Modified: o.ModTime})
+		key := o.Key
+		if b.scheme == "file" {
+			var ok bool
+			if key, ok = fileKey(o.Key); !ok || !strings.HasPrefix(key, prefix) {
+				continue // a write in progress, or a name outside the prefix once decoded
+			}
+		}
+		out = append(out, checkpoint.Object{Key: key, Size: o.Size, Modified: o.ModTime})
 	}
 }
 
 // Delete removes key; a missing key is ErrNotFound.
 func (b *Bucket) Delete(ctx context.Context, key string) error {
-	return b.mapErr("delete", key, b.b.Delete(ctx, key))
+	return b.mapErr("delete", key, b.b.Delete(ctx, b.stored(key)))
 }
 
 // Redact returns rawURL with user info and secret-looking query values

@@ -99,6 +99,8 @@ func (e *Engine) Start(ctx context.Context, spec runner.JobSpec, dirs runner.Dir
 	if err := os.Remove(filepath.Join(dirs.State, SavedFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
+	// spec.Env and the protocol's variables, nothing of the runner's own
+	// (none.JobEnv).
 	env := map[string]string{}
 	for k, v := range spec.Env {
 		env[k] = v

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,11 +15,15 @@ import (
 	"github.com/wskx/wskx/examples/workloads/enginetest"
 	"github.com/wskx/wskx/runner"
 	"github.com/wskx/wskx/runner/cooperative"
+	"github.com/wskx/wskx/runner/none"
 )
 
 var bins map[string]string
 
 func TestMain(m *testing.M) {
+	if _, ok := os.LookupEnv(enginetest.HelperEnv); ok {
+		os.Exit(m.Run()) // a helper's shell job needs no workloads
+	}
 	dir, err := os.MkdirTemp("", "wskx-workloads-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -228,6 +233,54 @@ func TestCheckpointRacingTheExit(t *testing.T) {
 	e := newEngine(t)
 	argv := []string{bins["count"], "5", "60"} // about 300 ms
 	if err := enginetest.RaceTheExit(testCtx(t), e, t.TempDir(), argv, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The job's environment is exactly the spec's, the engine's own two
+// variables and a default PATH: none of the runner's (the container's
+// credentials) reach it.
+func TestJobEnvIsTheSpecs(t *testing.T) {
+	t.Setenv("WSKX_TEST_SECRET", "s3cr3t-cooperative-engine")
+	e := newEngine(t)
+	ctx := testCtx(t)
+	for _, restore := range []bool{false, true} {
+		dirs, err := enginetest.Fresh(filepath.Join(t.TempDir(), "job"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &enginetest.Buffer{}
+		spec := runner.JobSpec{Argv: []string{"/usr/bin/env"}, Env: map[string]string{"EXTRA": "x", cooperative.EnvRestored: "stale"}, Stdout: out}
+		p, err := e.Start(ctx, spec, dirs, restore)
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-p.Done()
+		want := map[string]string{"EXTRA": "x", cooperative.EnvStateDir: dirs.State, "PATH": none.DefaultPath}
+		if restore {
+			want[cooperative.EnvRestored] = "1"
+		}
+		if err := enginetest.CheckEnv(out.String(), "s3cr3t-cooperative-engine", want); err != nil {
+			t.Fatalf("restore=%v: %v", restore, err)
+		}
+		if n := strings.Count(strings.TrimSpace(out.String()), "\n") + 1; n != len(want) {
+			t.Errorf("restore=%v: the job has %d variables, want exactly %d:\n%s", restore, n, len(want), out)
+		}
+	}
+}
+
+// A killed step container takes its job with it.
+func TestJobDiesWithTheRunner(t *testing.T) {
+	e := newEngine(t)
+	ctx := testCtx(t)
+	if ok, err := enginetest.Helper(ctx, e); ok {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	root := filepath.Join(t.TempDir(), "job")
+	if err := enginetest.DiesWithParent(ctx, "TestJobDiesWithTheRunner", root, "", []string{"sleep", "60"}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

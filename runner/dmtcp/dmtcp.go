@@ -2,9 +2,15 @@
 // runs under DMTCP and is checkpointed from outside.
 //
 // Each hop has a coordinator of its own (a child in its own process group,
-// killed with SIGKILL when the hop ends). The first hop starts the job with
-// dmtcp_launch, later hops with dmtcp_restart (address-space randomisation
-// off for the restart only). A restart, or a launch, must show the job as
+// killed with SIGKILL when the hop ends, and by the kernel when the runner
+// dies, as are the job and dmtcp_restart). The job's environment is
+// exactly its spec's (DMTCP saves it in every image); DMTCP's other
+// programs get only PATH and TMPDIR, the hop's temp folder, where the
+// coordinator keeps its log whatever its --tmpdir says.
+//
+// The first hop starts the job with dmtcp_launch, later hops with
+// dmtcp_restart (address-space randomisation off for the restart only).
+// A restart, or a launch, must show the job as
 // running in the coordinator's status within Options.UpTimeout, else it is
 // killed: a damaged image otherwise spins forever, and a static program
 // (a Go binary) runs outside DMTCP's control.
@@ -31,7 +37,7 @@
 // Whether the job finished is decided from the engine's own wait on it,
 // never from dmtcp_command's answer. Exit status 99 with an ASSERT line
 // from DMTCP on stderr is DMTCP failing, reported as ErrDMTCPFailed by
-// Start and by Process.Failure.
+// Start and by Process.Failure, and as Exit().EngineFailed.
 //
 // DMTCP does not virtualise the monotonic clock: jobs must sleep for
 // relative durations, not until absolute monotonic deadlines, and retry
@@ -165,6 +171,11 @@ func executable(path string) error {
 // Name is "dmtcp".
 func (e *Engine) Name() string { return "dmtcp" }
 
+// FixedPaths is true: a restored process reopens its files and working
+// directory at the absolute paths they had, so a job's folder must be the
+// same in every container.
+func (e *Engine) FixedPaths() bool { return true }
+
 var versionRE = regexp.MustCompile(`\(DMTCP\)\s+(\S+)`)
 
 // Version is DMTCP's release, from dmtcp_launch --version.
@@ -172,7 +183,9 @@ func (e *Engine) Version(ctx context.Context) (string, error) {
 	e.verOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, e.bin["dmtcp_launch"], "--version").CombinedOutput()
+		cmd := exec.CommandContext(ctx, e.bin["dmtcp_launch"], "--version")
+		cmd.Env = none.JobEnv(nil) // nothing of the runner's
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			e.verErr = fmt.Errorf("dmtcp version: %w: %s", err, strings.TrimSpace(string(out)))
 			return

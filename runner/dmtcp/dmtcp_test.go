@@ -1,6 +1,7 @@
 package dmtcp_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/wskx/wskx/examples/workloads/enginetest"
 	"github.com/wskx/wskx/runner"
 	"github.com/wskx/wskx/runner/dmtcp"
+	"github.com/wskx/wskx/runner/none"
 )
 
 var bins map[string]string
@@ -339,5 +341,219 @@ func TestCheckpointRacingTheExit(t *testing.T) {
 	argv := []string{bins["count"], "5", "60"} // about 300 ms
 	if err := enginetest.RaceTheExit(testCtx(t), e, t.TempDir(), argv, t.Logf); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The job, DMTCP's programs and the images hold the spec's environment and
+// nothing of the runner's: a secret in the runner's environment is seen by
+// no process of the hop and saved in no image, while a variable of the
+// spec is in the image and seen again after the restore.
+func TestJobEnvIsTheSpecs(t *testing.T) {
+	const secret, visible = "s3cr3t-dmtcp-engine-7f3a", "visible-dmtcp-value-91c2"
+	t.Setenv("WSKX_TEST_SECRET", secret)
+	e := engine(t, dmtcp.Options{})
+	ctx := testCtx(t)
+	root := filepath.Join(t.TempDir(), "job")
+	argv := []string{"sh", "-c", `env > env.hop$WSKX_HOP_MARK; i=0; while [ $i -lt 100 ]; do i=$((i+1)); sleep 0.05; done; env`}
+	env := map[string]string{"SPEC_VAR": visible, "WSKX_HOP_MARK": "1"}
+	h, err := enginetest.StartEnv(ctx, e, root, argv, env, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := secretHolders(t, root, secret); n != "" {
+		t.Errorf("processes of the hop hold the runner's secret: %s", n)
+	}
+	img, err := h.Proc.Checkpoint(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := enginetest.Copy(root, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := 0
+	for f, b := range snap {
+		if bytes.Contains(b, []byte(secret)) {
+			t.Errorf("%s holds the runner's secret", f)
+		}
+		if strings.HasSuffix(f, ".dmtcp") {
+			images++
+			if !bytes.Contains(b, []byte(visible)) {
+				t.Errorf("image %s does not hold the spec's variable: is this the job's memory?", f)
+			}
+		}
+	}
+	if images == 0 {
+		t.Fatalf("no image in %v", img.Files)
+	}
+	printed := string(snap["work/env.hop1"])
+	if err := enginetest.CheckEnv(printed, secret, map[string]string{"SPEC_VAR": visible, "PATH": none.DefaultPath}); err != nil {
+		t.Fatal(err)
+	}
+	h, err = enginetest.StartEnv(ctx, e, root, argv, env, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex, err := h.Wait(ctx); err != nil || ex.Code != 0 {
+		t.Fatalf("restored job: %+v, %v; stderr: %s", ex, err, h.Stderr)
+	}
+	if err := enginetest.CheckEnv(h.Stdout.String(), secret, map[string]string{"SPEC_VAR": visible}); err != nil {
+		t.Fatalf("after the restore: %v", err)
+	}
+}
+
+// secretHolders lists the processes working in root whose environment
+// holds secret.
+func secretHolders(t *testing.T, root, secret string) string {
+	t.Helper()
+	pids := enginetest.Working(root)
+	if len(pids) < 2 {
+		t.Fatalf("want the job and its coordinator working in %s, found %v", root, pids)
+	}
+	var out []string
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err == nil && bytes.Contains(b, []byte(secret)) {
+			cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			out = append(out, fmt.Sprintf("%d (%s)", pid, bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// A killed step container takes its job and the coordinator with it, on
+// the first hop and on a restored one.
+func TestJobDiesWithTheRunner(t *testing.T) {
+	e := engine(t, dmtcp.Options{})
+	ctx := testCtx(t)
+	if ok, err := enginetest.Helper(ctx, e); ok {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	dir := t.TempDir()
+	// Silent: a job that writes would die of SIGPIPE once the helper is
+	// gone, proving nothing.
+	src := filepath.Join(dir, "quiet.c")
+	if err := os.WriteFile(src, []byte("#include <unistd.h>\nint main(void){for(;;)usleep(50000);}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	quiet := filepath.Join(dir, "quiet")
+	if out, err := exec.CommandContext(ctx, "gcc", "-o", quiet, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v: %s", err, out)
+	}
+	argv := []string{quiet}
+	root := filepath.Join(dir, "job")
+	if err := enginetest.DiesWithParent(ctx, "TestJobDiesWithTheRunner", root, "", argv, 5*time.Second); err != nil {
+		t.Fatalf("first hop: %v", err)
+	}
+	h, err := enginetest.Start(ctx, e, root, argv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	img, err := h.Proc.Checkpoint(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := enginetest.Copy(root, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := filepath.Join(dir, "snapshot")
+	if err := snap.Unpack(saved); err != nil {
+		t.Fatal(err)
+	}
+	if err := enginetest.DiesWithParent(ctx, "TestJobDiesWithTheRunner", root, saved, argv, 5*time.Second); err != nil {
+		t.Fatalf("restored hop: %v", err)
+	}
+}
+
+// DMTCP keeps its temp files in the hop's tmp folder: nothing lands in
+// the runner's TMPDIR (the coordinator ignores its --tmpdir for its log)
+// or in a TMPDIR the job sets for itself.
+func TestTempFilesStayInTheHop(t *testing.T) {
+	runnerTmp, jobTmp := t.TempDir(), t.TempDir()
+	t.Setenv("TMPDIR", runnerTmp)
+	e := engine(t, dmtcp.Options{})
+	ctx := testCtx(t)
+	root := filepath.Join(t.TempDir(), "job")
+	argv := []string{bins["count"], "20", "20"}
+	env := map[string]string{"TMPDIR": jobTmp}
+	h, err := enginetest.StartEnv(ctx, e, root, argv, env, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	img, err := h.Proc.Checkpoint(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := enginetest.Copy(root, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err = enginetest.StartEnv(ctx, e, root, argv, env, snap); err != nil {
+		t.Fatal(err)
+	}
+	if ex, err := h.Wait(ctx); err != nil || ex.Code != 0 {
+		t.Fatalf("restored job: %+v, %v; stderr: %s", ex, err, h.Stderr)
+	}
+	for _, d := range []string{runnerTmp, jobTmp} {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ent := range ents {
+			t.Errorf("left in %s: %s", d, ent.Name())
+		}
+	}
+	if logs, _ := filepath.Glob(filepath.Join(root, "tmp", "dmtcp-*", "dmtcp_coordinator.*.log")); len(logs) == 0 {
+		t.Errorf("the coordinator's own log is not in the hop's tmp folder")
+	}
+}
+
+// A job whose working directory is gone makes DMTCP's checkpoint fail an
+// assertion (getcwd, ENOENT) and exit 99: the exit says DMTCP failed,
+// not the job.
+func TestEngineFailedExit(t *testing.T) {
+	e := engine(t, dmtcp.Options{})
+	ctx := testCtx(t)
+	root := filepath.Join(t.TempDir(), "job")
+	h, err := enginetest.Start(ctx, e, root, []string{bins["count"], "100", "50"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := os.RemoveAll(filepath.Join(root, "work")); err != nil {
+		t.Fatal(err)
+	}
+	_, cerr := h.Proc.Checkpoint(ctx, true)
+	ex, err := h.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("checkpoint: %v; exit %+v; stderr: %s", cerr, ex, h.Stderr)
+	if ex.Code != 99 {
+		t.Skipf("this DMTCP did not fail on a missing working directory (exit %+v)", ex)
+	}
+	if !ex.EngineFailed || ex.Checkpointed {
+		t.Fatalf("exit %+v: want EngineFailed", ex)
+	}
+}
+
+// A job that exits 99 on its own is the job failing.
+func TestJobsOwnStatus99(t *testing.T) {
+	e := engine(t, dmtcp.Options{})
+	ctx := testCtx(t)
+	h, err := enginetest.Start(ctx, e, filepath.Join(t.TempDir(), "job"), []string{"sh", "-c", "echo 'failing: ASSERT' >&2; exit 99"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := h.Wait(ctx)
+	if err != nil || ex.Code != 99 || ex.EngineFailed {
+		t.Fatalf("exit %+v, %v: want the job's own 99", ex, err)
 	}
 }

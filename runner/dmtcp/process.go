@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,13 +45,15 @@ func (e *Engine) Start(ctx context.Context, spec runner.JobSpec, dirs runner.Dir
 			return nil, fmt.Errorf("dmtcp: no checkpoint image (ckpt_*.dmtcp) in %s", dirs.Ckpt)
 		}
 	}
-	c, err := e.startCoordinator(ctx, dirs)
+	c, err := e.startCoordinator(ctx, spec, dirs)
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{e: e, dirs: dirs, coord: c, stderr: &tail{w: spec.Stderr}}
+	p := &Process{e: e, dirs: dirs, coord: c, stderr: &tail{w: spec.Stderr}, env: toolEnv(spec, dirs)}
 	common := []string{"--coord-port", strconv.Itoa(c.port), "--join-coordinator"}
 	paths := []string{"--ckptdir", dirs.Ckpt, "--tmpdir", dirs.Tmp}
+	// dmtcp_launch execs into the job and dmtcp_restart becomes it: their
+	// environment is the job's, which DMTCP saves in every image.
 	cmd := none.Cmd{Dir: dirs.Work, Env: none.JobEnv(spec.Env), Stdout: spec.Stdout, Stderr: p.stderr}
 	peers := 1
 	if restore {
@@ -85,13 +88,26 @@ func (e *Engine) Start(ctx context.Context, spec runner.JobSpec, dirs runner.Dir
 
 // coordinator is one hop's dmtcp_coordinator.
 type coordinator struct {
-	cmd  *exec.Cmd
+	proc *none.Process
 	port int
 	log  string
-	done chan struct{}
 }
 
-func (e *Engine) startCoordinator(ctx context.Context, dirs runner.Dirs) (*coordinator, error) {
+// toolEnv is the environment of DMTCP's own programs that do not become
+// the job (the coordinator, dmtcp_command): the job's PATH and nothing
+// else of it or of the runner, whose secrets they have no use for. TMPDIR
+// is the hop's temp folder: the coordinator ignores its --tmpdir for its
+// log (it reads DMTCP_TMPDIR, then TMPDIR, then uses /tmp), which would
+// otherwise leave a file in /tmp per hop.
+func toolEnv(spec runner.JobSpec, dirs runner.Dirs) []string {
+	env := map[string]string{"TMPDIR": dirs.Tmp}
+	if path, ok := spec.Env["PATH"]; ok {
+		env["PATH"] = path
+	}
+	return none.JobEnv(env)
+}
+
+func (e *Engine) startCoordinator(ctx context.Context, spec runner.JobSpec, dirs runner.Dirs) (*coordinator, error) {
 	portFile := filepath.Join(dirs.Tmp, "coordinator.port")
 	logPath := filepath.Join(dirs.Tmp, "coordinator.log")
 	_ = os.Remove(portFile)
@@ -100,19 +116,17 @@ func (e *Engine) startCoordinator(ctx context.Context, dirs runner.Dirs) (*coord
 		return nil, fmt.Errorf("dmtcp: coordinator log: %w", err)
 	}
 	defer logf.Close()
-	if err := none.CloseInherited(); err != nil {
-		return nil, fmt.Errorf("dmtcp: %w", err)
-	}
-	cmd := exec.Command(e.bin["dmtcp_coordinator"], "--coord-port", "0", "--port-file", portFile,
-		"--exit-on-last", "--ckptdir", dirs.Ckpt, "--tmpdir", dirs.Tmp)
-	cmd.Dir = dirs.Tmp
-	cmd.Stdout, cmd.Stderr = logf, logf // stdin is /dev/null
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Launched like the job: in a process group of its own, dying with the
+	// runner, stdin from /dev/null.
+	proc, err := none.Launch(ctx, none.Cmd{
+		Argv: []string{e.bin["dmtcp_coordinator"], "--coord-port", "0", "--port-file", portFile,
+			"--exit-on-last", "--ckptdir", dirs.Ckpt, "--tmpdir", dirs.Tmp},
+		Dir: dirs.Tmp, Env: toolEnv(spec, dirs), Stdout: logf, Stderr: logf,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("dmtcp: start coordinator: %w", err)
 	}
-	c := &coordinator{cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(c.done) }()
+	c := &coordinator{proc: proc, log: logPath}
 	deadline := time.NewTimer(e.upTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollEvery / 4)
@@ -126,7 +140,7 @@ func (e *Engine) startCoordinator(ctx context.Context, dirs runner.Dirs) (*coord
 			}
 		}
 		select {
-		case <-c.done:
+		case <-proc.Done():
 			return nil, fmt.Errorf("dmtcp: the coordinator exited at start: %s", lastLines(logPath, 5))
 		case <-deadline.C:
 			c.kill()
@@ -141,8 +155,8 @@ func (e *Engine) startCoordinator(ctx context.Context, dirs runner.Dirs) (*coord
 
 // kill ends the coordinator's process group (it ignores SIGTERM).
 func (c *coordinator) kill() {
-	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-	<-c.done
+	c.proc.Kill()
+	<-c.proc.Done()
 }
 
 // status is dmtcp_command --json --status's answer.
@@ -156,6 +170,7 @@ type status struct {
 func (p *Process) command(ctx context.Context, args ...string) (int, []byte, error) {
 	argv := append([]string{"--coord-port", strconv.Itoa(p.coord.port), "--json"}, args...)
 	cmd := exec.CommandContext(ctx, p.e.bin["dmtcp_command"], argv...)
+	cmd.Env = p.env
 	cmd.WaitDelay = time.Second
 	out, err := cmd.Output()
 	var ee *exec.ExitError
@@ -208,6 +223,7 @@ type Process struct {
 	coord  *coordinator
 	job    *none.Process
 	stderr *tail
+	env    []string // dmtcp_command's environment (toolEnv)
 
 	mu           sync.Mutex // one checkpoint at a time
 	checkpointed atomic.Bool
@@ -216,10 +232,12 @@ type Process struct {
 // Done is closed when the job has exited.
 func (p *Process) Done() <-chan struct{} { return p.job.Done() }
 
-// Exit is the job's exit; Checkpointed after a completed stop checkpoint.
+// Exit is the job's exit; Checkpointed after a completed stop checkpoint,
+// EngineFailed when DMTCP failed rather than the job.
 func (p *Process) Exit() runner.Exit {
 	ex := p.job.Exit()
 	ex.Checkpointed = p.checkpointed.Load()
+	ex.EngineFailed = p.Failure() != nil
 	return ex
 }
 
@@ -239,13 +257,30 @@ func (p *Process) Failure() error {
 		return nil
 	}
 	ex := p.job.Exit()
-	if ex.Code != dmtcpFailRC {
-		return nil
-	}
-	if line := p.stderr.find("ASSERT"); line != "" {
+	if failed, line := dmtcpFailed(ex, p.stderr.lines()); failed {
 		return fmt.Errorf("dmtcp: %w: %s", ErrDMTCPFailed, line)
 	}
 	return nil
+}
+
+// assertRE matches DMTCP's assertion messages: "ASSERT at processinfo.cpp:468:
+// ..." from recent releases, "JASSERT(getcwd(...) != NULL) failed" from
+// older ones. A job's own assert(3) message looks like neither.
+var assertRE = regexp.MustCompile(`\bASSERT at [^\s:]+:\d+|\bJASSERT\b`)
+
+// dmtcpFailed tells DMTCP failing from the job failing: DMTCP exits with
+// status 99 after one of its assertions, and says which on stderr. It
+// returns the last such line.
+func dmtcpFailed(ex runner.Exit, stderr []string) (bool, string) {
+	if ex.Code != dmtcpFailRC || ex.Signal != "" {
+		return false, ""
+	}
+	for i := len(stderr) - 1; i >= 0; i-- {
+		if assertRE.MatchString(stderr[i]) {
+			return true, strings.TrimSpace(stderr[i])
+		}
+	}
+	return false, ""
 }
 
 // Checkpoint takes a checkpoint (see the package comment for how).
@@ -410,17 +445,11 @@ func (t *tail) Write(b []byte) (int, error) {
 	return t.w.Write(b)
 }
 
-// find returns the last line containing s.
-func (t *tail) find(s string) string {
+// lines returns the kept bytes as lines.
+func (t *tail) lines() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lines := strings.Split(string(t.b), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if strings.Contains(lines[i], s) {
-			return strings.TrimSpace(lines[i])
-		}
-	}
-	return ""
+	return strings.Split(string(t.b), "\n")
 }
 
 // last returns the last few lines, or a note that there were none.

@@ -22,7 +22,7 @@ import (
 type Cmd struct {
 	Argv   []string
 	Dir    string
-	Env    []string // the whole environment
+	Env    []string // the whole environment (nil: JobEnv(nil), never the runner's)
 	Stdout io.Writer
 	Stderr io.Writer
 	// NoASLR starts the program with address-space randomisation off
@@ -42,24 +42,45 @@ const addrNoRandomize = 0x0040000
 type Process struct {
 	cmd     *exec.Cmd
 	done    chan struct{}
-	started time.Time
+	started time.Time // set before Launch returns
 
 	mu   sync.Mutex
 	exit runner.Exit
 }
 
-// JobEnv is the runner's environment with the job's extra variables, which
-// win.
-func JobEnv(extra map[string]string) []string {
-	env := os.Environ()
-	for _, k := range slices.Sorted(maps.Keys(extra)) {
-		env = append(env, k+"="+extra[k])
+// DefaultPath is the job's PATH when its environment has none: Debian's
+// default for root, which finds the usual shells and tools.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// JobEnv is exactly env as a process environment, with DefaultPath as
+// PATH when env has none. Nothing comes from the runner's own environment:
+// the container's (cloud credentials, WSKX_ENCRYPTION_KEY, __OW_API_KEY)
+// must not reach the job, and DMTCP saves the job's environment in every
+// image.
+func JobEnv(env map[string]string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
 	}
-	return env
+	if _, ok := env["PATH"]; !ok {
+		out = append(out, "PATH="+DefaultPath)
+	}
+	return out
 }
 
 // Launch starts c. Inherited descriptors above 2 are marked close-on-exec
 // first, so that no job holds another's files or sockets.
+//
+// The program gets SIGKILL when the runner dies (Pdeathsig), so that a
+// killed step container leaves no job, coordinator or restart behind: they
+// are in process groups of their own, and nothing else would end them.
+// The kernel sends that signal when the *thread* that forked the child
+// exits, not the process, so the fork happens on a goroutine locked to
+// its thread, which keeps the thread until the program has been reaped
+// and only then unlocks it (back to the pool, alive). Go ends a thread only
+// when a goroutine locked to it returns still locked; without the lock,
+// the fork would happen on some pooled thread that such a goroutine (ours
+// or a library's) could later end, killing the job mid-hop.
 func Launch(ctx context.Context, c Cmd) (*Process, error) {
 	if len(c.Argv) == 0 {
 		return nil, errors.New("launch: empty command")
@@ -69,20 +90,19 @@ func Launch(ctx context.Context, c Cmd) (*Process, error) {
 	}
 	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
 	cmd.Dir, cmd.Env = c.Dir, c.Env
-	cmd.Stdout, cmd.Stderr = orDiscard(c.Stdout), orDiscard(c.Stderr)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = waitDelay
-	var err error
-	if c.NoASLR {
-		err = startNoASLR(cmd)
-	} else {
-		err = cmd.Start()
+	if cmd.Env == nil {
+		// exec.Cmd reads nil as "the runner's environment".
+		cmd.Env = JobEnv(nil)
 	}
-	if err != nil {
+	cmd.Stdout, cmd.Stderr = orDiscard(c.Stdout), orDiscard(c.Stderr)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = waitDelay
+	p := &Process{cmd: cmd, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go p.run(c.NoASLR, started)
+	if err := <-started; err != nil {
 		return nil, fmt.Errorf("launch %s: %w", c.Argv[0], err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), started: time.Now()}
-	go p.wait()
 	return p, nil
 }
 
@@ -91,6 +111,37 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// run starts the program on a locked thread and keeps that thread until
+// the program has been reaped (see Launch), reporting the start on
+// started. The wait itself runs on another goroutine: a locked goroutine
+// blocked in wait4 would hold its scheduler slot in a system call, and
+// delay the timers queued there, for the whole life of the job; parked on
+// a channel, it gives the slot up at once.
+func (p *Process) run(noASLR bool, started chan<- error) {
+	runtime.LockOSThread()
+	var err error
+	tainted := false // the thread's personality could not be restored
+	if noASLR {
+		tainted, err = startNoASLR(p.cmd)
+	} else {
+		err = p.cmd.Start()
+	}
+	if err == nil {
+		p.started = time.Now()
+		go p.wait()
+	}
+	started <- err
+	if err == nil {
+		<-p.done
+	}
+	// A thread left with randomisation off must not run other goroutines:
+	// returning while locked makes the runtime end it, which is harmless
+	// once the program has been reaped (or was never started).
+	if !tainted {
+		runtime.UnlockOSThread()
+	}
 }
 
 func (p *Process) wait() {
@@ -114,43 +165,53 @@ func (p *Process) wait() {
 }
 
 // startNoASLR forks with randomisation off for the child only: the
-// personality is per thread at fork time, so it is set on a locked thread
-// and restored before the thread is released.
-func startNoASLR(cmd *exec.Cmd) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+// personality is per thread at fork time, so it is set on the calling
+// goroutine's thread, which must be locked, and restored after the fork.
+// tainted reports that the restore failed and the thread must not be
+// unlocked.
+func startNoASLR(cmd *exec.Cmd) (tainted bool, err error) {
 	old, _, errno := syscall.RawSyscall(syscall.SYS_PERSONALITY, 0xffffffff, 0, 0)
 	if errno != 0 {
-		return fmt.Errorf("read personality: %w", errno)
+		return false, fmt.Errorf("read personality: %w", errno)
 	}
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PERSONALITY, old|addrNoRandomize, 0, 0); errno != 0 {
-		return fmt.Errorf("turn address-space randomisation off (personality; a container's seccomp profile may forbid it): %w", errno)
+		return false, fmt.Errorf("turn address-space randomisation off (personality; a container's seccomp profile may forbid it): %w", errno)
 	}
-	err := cmd.Start()
+	err = cmd.Start()
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PERSONALITY, old, 0, 0); errno != 0 {
-		// The thread must not go back to the pool with randomisation off.
-		runtime.Goexit()
+		return true, err
 	}
-	return err
+	return false, err
 }
 
 // CheckNoASLR reports whether this process may start programs with
 // address-space randomisation off; container seccomp profiles (Docker's
 // default among them) may refuse the personality change.
 func CheckNoASLR() error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	old, _, errno := syscall.RawSyscall(syscall.SYS_PERSONALITY, 0xffffffff, 0, 0)
-	if errno != 0 {
-		return fmt.Errorf("read personality: %w", errno)
-	}
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PERSONALITY, old|addrNoRandomize, 0, 0); errno != 0 {
-		return fmt.Errorf("turn address-space randomisation off (personality ADDR_NO_RANDOMIZE; a container's seccomp profile may forbid it): %w", errno)
-	}
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PERSONALITY, old, 0, 0); errno != 0 {
-		runtime.Goexit()
-	}
-	return nil
+	res := make(chan error, 1)
+	// On a goroutine of its own, which can end its thread if the
+	// personality cannot be put back.
+	go func() {
+		runtime.LockOSThread()
+		old, _, errno := syscall.RawSyscall(syscall.SYS_PERSONALITY, 0xffffffff, 0, 0)
+		if errno != 0 {
+			runtime.UnlockOSThread()
+			res <- fmt.Errorf("read personality: %w", errno)
+			return
+		}
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_PERSONALITY, old|addrNoRandomize, 0, 0); errno != 0 {
+			runtime.UnlockOSThread()
+			res <- fmt.Errorf("turn address-space randomisation off (personality ADDR_NO_RANDOMIZE; a container's seccomp profile may forbid it): %w", errno)
+			return
+		}
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_PERSONALITY, old, 0, 0); errno != 0 {
+			res <- fmt.Errorf("restore personality: %w", errno)
+			return // still locked: the runtime ends the thread
+		}
+		runtime.UnlockOSThread()
+		res <- nil
+	}()
+	return <-res
 }
 
 // CloseInherited marks every open descriptor above 2 close-on-exec.

@@ -4,15 +4,21 @@
 package enginetest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wskx/wskx/runner"
@@ -124,6 +130,11 @@ type Hop struct {
 // Start starts a hop in a fresh root, unpacking snap first when it is not
 // nil (a restore).
 func Start(ctx context.Context, e runner.Engine, root string, argv []string, snap Snapshot) (*Hop, error) {
+	return StartEnv(ctx, e, root, argv, map[string]string{}, snap)
+}
+
+// StartEnv is Start with env as the job's environment.
+func StartEnv(ctx context.Context, e runner.Engine, root string, argv []string, env map[string]string, snap Snapshot) (*Hop, error) {
 	dirs, err := Fresh(root)
 	if err != nil {
 		return nil, err
@@ -134,7 +145,7 @@ func Start(ctx context.Context, e runner.Engine, root string, argv []string, sna
 		}
 	}
 	h := &Hop{Stdout: &Buffer{}, Stderr: &Buffer{}}
-	h.Proc, err = e.Start(ctx, runner.JobSpec{Argv: argv, Env: map[string]string{}, Stdout: h.Stdout, Stderr: h.Stderr}, dirs, snap != nil)
+	h.Proc, err = e.Start(ctx, runner.JobSpec{Argv: argv, Env: env, Stdout: h.Stdout, Stderr: h.Stderr}, dirs, snap != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -252,4 +263,176 @@ func raceOnce(ctx context.Context, e runner.Engine, root string, argv []string, 
 	}
 	logf("after %s, stop=%v: checkpointed and restored", after, stop)
 	return nil
+}
+
+// CheckEnv checks what a job printed with env(1): every variable of want
+// with its value, and nowhere the secret value, which the test process
+// had in its own environment and no job may inherit.
+func CheckEnv(printed, secret string, want map[string]string) error {
+	if strings.Contains(printed, secret) {
+		return fmt.Errorf("the job saw the runner's secret:\n%s", printed)
+	}
+	got := map[string]string{}
+	for _, l := range strings.Split(printed, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			got[k] = v
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			return fmt.Errorf("the job's %s is %q, want %q; it saw:\n%s", k, got[k], v, printed)
+		}
+	}
+	return nil
+}
+
+// HelperEnv, set in a test binary's environment, holds what the test
+// acting as a step container in DiesWithParent runs (helperJob, as JSON).
+const HelperEnv = "WSKX_ENGINETEST_HELPER"
+
+// HelperRunning is what the helper prints once its job runs.
+const HelperRunning = "job running"
+
+// helperJob is the helper's job.
+type helperJob struct {
+	Root     string   `json:"root"`
+	Snapshot string   `json:"snapshot,omitempty"` // a folder with a snapshot unpacked in it
+	Argv     []string `json:"argv"`
+}
+
+// Helper reports whether this test binary is DiesWithParent's helper, and
+// if so starts the job it was given under e, prints HelperRunning and
+// waits to be killed. Call it first thing in the test DiesWithParent
+// names.
+func Helper(ctx context.Context, e runner.Engine) (bool, error) {
+	spec, ok := os.LookupEnv(HelperEnv)
+	if !ok {
+		return false, nil
+	}
+	var job helperJob
+	if err := json.Unmarshal([]byte(spec), &job); err != nil {
+		return true, fmt.Errorf("helper: %w", err)
+	}
+	var snap Snapshot
+	if job.Snapshot != "" {
+		var err error
+		if snap, err = LoadSnapshot(job.Snapshot); err != nil {
+			return true, err
+		}
+	}
+	if _, err := Start(ctx, e, job.Root, job.Argv, snap); err != nil {
+		return true, err
+	}
+	fmt.Println(HelperRunning)
+	<-ctx.Done()
+	return true, ctx.Err()
+}
+
+// DiesWithParent runs the test binary's test named test as a helper that
+// starts argv in root (restored from the snapshot unpacked in snapDir, if
+// not empty), kills the helper with SIGKILL as a platform kills a step
+// container, and waits up to within for every process working in root
+// (the job, and a DMTCP coordinator or restart) to be gone. The job must
+// not write to its streams: a write to the dead helper's pipes would end
+// it whether or not the engine did its part.
+func DiesWithParent(ctx context.Context, test, root, snapDir string, argv []string, within time.Duration) error {
+	spec, err := json.Marshal(helperJob{Root: root, Snapshot: snapDir, Argv: argv})
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), HelperEnv+"="+string(spec))
+	var errOut Buffer
+	cmd.Stderr = &errOut
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	running := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), HelperRunning) {
+				running <- true
+				_, _ = io.Copy(io.Discard, out)
+				return
+			}
+		}
+		running <- false
+	}()
+	select {
+	case ok := <-running:
+		if !ok {
+			return fmt.Errorf("the helper ended without starting its job: %s", errOut.String())
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("the helper did not start its job: %w; stderr: %s", ctx.Err(), errOut.String())
+	}
+	if len(Working(root)) == 0 {
+		return fmt.Errorf("no process works in %s while the helper runs: the check would prove nothing", root)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(within)
+	for {
+		left := Working(root)
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			for _, pid := range left {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			return fmt.Errorf("%d process(es) outlived their killed parent by %s: %v", len(left), within, left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Working lists the live processes whose working directory is root or
+// below it (zombies, which have none, are dead).
+func Working(root string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err != nil {
+			continue
+		}
+		if cwd == root || strings.HasPrefix(cwd, root+"/") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// LoadSnapshot reads back a snapshot unpacked into dir.
+func LoadSnapshot(dir string) (Snapshot, error) {
+	s := Snapshot{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		s[rel] = b
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load snapshot: %w", err)
+	}
+	return s, nil
 }
