@@ -800,3 +800,25 @@ func TestStepFailsFastOnOutage(t *testing.T) {
 		t.Errorf("the hop answered after %s of its %s: it waited out the outage", took.Round(time.Millisecond), s.timeout)
 	}
 }
+
+// TestStepJobFolders: a DMTCP job runs in the same folder in every
+// container (its image names absolute paths); a job of another engine in a
+// folder of its activation's own, which no other activation touches.
+func TestStepJobFolders(t *testing.T) {
+	for _, eng := range workloadEngines(t) {
+		t.Run(eng.Name(), func(t *testing.T) {
+			s := stepSetup{engine: eng, store: newTestStore(t), timeout: 5 * time.Second, margin: "2s",
+				deadline: true, script: `echo "{\"dir\": \"$PWD\"}"`}
+			c := s.container(t)
+			out, rep := runHop(t, c, hop.Request{Job: "jfolder", Hop: 1, Attempt: 1}, s.timeout)
+			dir, _ := out["dir"].(string)
+			if rep.Status != hop.Done || filepath.Base(dir) != "work" {
+				t.Fatalf("got %v %+v", out, rep)
+			}
+			folder := filepath.Base(filepath.Dir(dir))
+			if fixed := eng.Name() == "dmtcp"; fixed && folder != "jfolder" || !fixed && !strings.HasPrefix(folder, "jfolder.a") {
+				t.Errorf("the job ran in %s", dir)
+			}
+		})
+	}
+}
