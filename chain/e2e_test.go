@@ -120,6 +120,9 @@ func loadPolicy(t *testing.T, file, engine, dir string) *policies.Policy {
 	if p.Checkpoint.Interval != nil {
 		p.Checkpoint.Interval.Period = time.Second
 	}
+	// A retry waits its backoff inside the step: it must fit the short limit.
+	p.Chain.Retries.Backoff = min(p.Chain.Retries.Backoff, 500*time.Millisecond)
+	p.Chain.Retries.MaxBackoff = min(p.Chain.Retries.MaxBackoff, time.Second)
 	p, err = policies.Parse(p.Document(), file)
 	if err != nil {
 		t.Fatal(err)
