@@ -285,7 +285,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:  "length limit with on_length_limit fail",
-			chain: "chain:\n  length_limit: 2\n  on_length_limit: fail\n",
+			chain: "chain:\n  length_limit: 2\n  on_length_limit: fail\n  retries: {max: 1}\n",
 			steps: []step{{}, {result: report(hop.Checkpointed, 1, nil)}, {result: report(hop.Checkpointed, 2, nil)}},
 			check: func(t *testing.T, d Decision) {
 				if e := errorOf(d); e == nil || e["reason"] != "length_limit" || e["generation"] != 2.0 {
@@ -295,7 +295,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:  "length limit hands the job to a new invocation",
-			chain: "chain:\n  length_limit: 2\n",
+			chain: "chain:\n  length_limit: 2\n  retries: {max: 1}\n",
 			steps: []step{{}, {result: report(hop.Checkpointed, 1, nil)}, {result: report(hop.Checkpointed, 2, nil)}},
 			check: func(t *testing.T, d Decision) {
 				if d.Handoff == nil {

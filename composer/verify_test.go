@@ -56,7 +56,7 @@ func TestDecideRefusesForgedState(t *testing.T) {
 // TestDecideRefusesReplayedState: a genuine state or hand-over taken from
 // a record and sent again after it could still be in flight is refused.
 func TestDecideRefusesReplayedState(t *testing.T) {
-	p := testPolicy(t, "chain:\n  length_limit: 2\n")
+	p := testPolicy(t, "chain:\n  length_limit: 2\n  retries: {max: 1}\n")
 	d := firstContinuation(t, p)
 	state := d.Result["state"].(map[string]any)
 	// In flight: accepted (the step's lease then says where the job stands).
