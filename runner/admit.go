@@ -51,7 +51,6 @@ func (h *hopRun) admit(ctx context.Context) map[string]any {
 		hopN, attempt := position(l, held, listing)
 		h.req.Hop, h.req.Attempt = hopN, attempt
 		h.rep.Hop, h.rep.Attempt = hopN, attempt
-		h.log = h.log.With("hop", hopN, "attempt", attempt)
 		if budget := h.p.Chain.Retries.Max + 1; attempt > budget {
 			return h.failed(fmt.Sprintf("hop %d has been tried %d times and chain.retries.max is %d: the job stops here", hopN, attempt-1, h.p.Chain.Retries.Max), false)
 		}
@@ -62,6 +61,7 @@ func (h *hopRun) admit(ctx context.Context) map[string]any {
 			return h.failed(fmt.Sprintf("take the job's lease: %v", err), true)
 		}
 		if won {
+			h.log = h.log.With("hop", hopN, "attempt", attempt)
 			if held && l.Chain != h.req.Chain {
 				h.log.Warn("took over a job whose holder is past its deadline", "holder", l.Activation, "token", l.Token)
 			}

@@ -159,7 +159,9 @@ func (s *Step) Run(ctx context.Context, act Activation, params map[string]any) (
 	h.answerBy = h.deadline.Add(-answerGuard)
 	ctx, cancel := context.WithDeadline(ctx, h.answerBy)
 	defer cancel()
-	h.log = s.cfg.Logger.With("job", h.req.Job, "hop", h.req.Hop, "attempt", h.req.Attempt, "activation", act.ID)
+	// The hop and attempt are added once known: admit reads them from the
+	// job's lease.
+	h.log = s.cfg.Logger.With("job", h.req.Job, "activation", act.ID)
 	h.stdout = newTail(s.cfg.Stdout, stdoutKeep)
 	h.stderr = newTail(s.cfg.Stderr, stderrKeep)
 	return h.run(ctx), nil
@@ -228,6 +230,8 @@ func (h *hopRun) run(ctx context.Context) map[string]any {
 		if out := h.admit(ctx); out != nil {
 			return out
 		}
+	} else {
+		h.log = h.log.With("hop", h.req.Hop, "attempt", h.req.Attempt)
 	}
 
 	engine, err := h.s.engine(ctx, h.p.Job.Engine)
