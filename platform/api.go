@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wskx/wskx/internal/jsonmux"
 	"github.com/wskx/wskx/whisk"
 )
 
@@ -86,7 +86,7 @@ func (p *Platform) routes() http.Handler {
 		// The mux would redirect a path with "..", "." or "//" to its
 		// clean form, with an HTML body; no such path names a resource.
 		defer drain(r.Body)
-		if cleanPath(r.URL.Path) != r.URL.Path {
+		if jsonmux.CleanPath(r.URL.Path) != r.URL.Path {
 			writeError(w, r, http.StatusNotFound, msgNotFound)
 			return
 		}
@@ -124,22 +124,6 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 	writeError(w, r, http.StatusRequestEntityTooLarge,
 		fmt.Sprintf("Request larger than allowed: %d > %d bytes.", size, limit))
 	return nil, false
-}
-
-// cleanPath is the canonical form net/http's ServeMux redirects to: rooted,
-// no "." or ".." elements, no repeated slashes, a trailing slash kept.
-func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	np := path.Clean(p)
-	if p[len(p)-1] == '/' && np != "/" {
-		np += "/"
-	}
-	return np
 }
 
 func txid(r *http.Request) string {

@@ -10,11 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wskx/wskx/internal/jsonmux"
 )
 
 // Sentinel ends every activation's output on stdout and stderr, so that an
@@ -110,48 +111,7 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 // Handler is the proxy's HTTP handler. Every answer is a JSON object,
 // refusals included: the invoker reads an error's "error" field.
 func (p *Proxy) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /init", p.handleInit)
-	mux.HandleFunc("POST /run", p.handleRun)
-	for _, path := range []string{"/init", "/run"} {
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", http.MethodPost)
-			writeJSON(w, http.StatusMethodNotAllowed, errorBody(msgMethodNotAllowed))
-		})
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody(msgNotFound))
-	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The mux would redirect an unclean path ("..", "//") with an HTML
-		// body; only /init and /run exist.
-		if cleanPath(r.URL.Path) != r.URL.Path {
-			writeJSON(w, http.StatusNotFound, errorBody(msgNotFound))
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-// The proxy's answers to requests outside the protocol.
-const (
-	msgNotFound         = "The action container answers only POST /init and POST /run."
-	msgMethodNotAllowed = "Only POST is allowed here."
-)
-
-// cleanPath is the canonical form net/http's ServeMux redirects to.
-func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	np := path.Clean(p)
-	if p[len(p)-1] == '/' && np != "/" {
-		np += "/"
-	}
-	return np
+	return jsonmux.Container(p.handleInit, p.handleRun)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -14,11 +14,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wskx/wskx/internal/jsonmux"
 )
 
 // maxArgLen is Linux's MAX_ARG_STRLEN less one: longer parameters reach
@@ -75,41 +76,7 @@ func NewSkeleton(cfg SkeletonConfig) *Skeleton {
 // JSON error (404, or 405 for another method), never net/http's text or
 // redirect.
 func (s *Skeleton) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /init", s.handleInit)
-	mux.HandleFunc("POST /run", s.handleRun)
-	for _, path := range []string{"/init", "/run"} {
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", http.MethodPost)
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "Only POST is allowed here."})
-		})
-	}
-	notFound := func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "The action container answers only POST /init and POST /run."})
-	}
-	mux.HandleFunc("/", notFound)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cleanPath(r.URL.Path) != r.URL.Path {
-			notFound(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-// cleanPath is the canonical form net/http's ServeMux redirects to.
-func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	np := path.Clean(p)
-	if p[len(p)-1] == '/' && np != "/" {
-		np += "/"
-	}
-	return np
+	return jsonmux.Container(s.handleInit, s.handleRun)
 }
 
 // Serve listens on cfg.Addr until ctx ends.
