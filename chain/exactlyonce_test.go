@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +16,7 @@ import (
 	"github.com/wskx/wskx/chain"
 	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
+	"github.com/wskx/wskx/internal/proctest"
 	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/whisk"
 )
@@ -204,14 +203,14 @@ func TestChaos(t *testing.T) {
 				return
 			case <-time.After(time.Duration(1000+rng.IntN(1000)) * time.Millisecond):
 			}
-			jobs := processesOf(workload)
+			jobs := proctest.Running(workload)
 			if len(jobs) < 2 || kills["job"]+kills["step"] >= 10 {
 				continue
 			}
 			pid := jobs[rng.IntN(len(jobs))]
 			what := "job"
 			if rng.IntN(2) == 0 {
-				if pp := parentOf(pid); pp > 1 {
+				if pp := proctest.Parent(pid); pp > 1 {
 					pid, what = pp, "step"
 				}
 			}
@@ -260,38 +259,6 @@ func TestChaos(t *testing.T) {
 	if n := computed(t, e.api, shortStep(comp)); n != 5 {
 		t.Errorf("%d ends computed for 5 jobs, want one each", n)
 	}
-}
-
-// processesOf lists the pids whose program is path.
-func processesOf(path string) []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, d := range ents {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		exe, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe"))
-		if err == nil && exe == path {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-// parentOf reads a process's parent pid from /proc.
-func parentOf(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name may hold spaces; the fields after it do not.
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(fields) < 2 {
-		return 0
-	}
-	pp, _ := strconv.Atoi(fields[1])
-	return pp
 }
 
 // failAfterFirstHop checkpoints at its first deadline and kills itself on

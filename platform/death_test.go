@@ -2,7 +2,6 @@ package platform
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wskx/wskx/internal/proctest"
 	"github.com/wskx/wskx/whisk"
 )
 
@@ -61,7 +61,7 @@ func TestPlatformDeathKillsContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pids []int
-	if !waitUntil(20*time.Second, func() bool {
+	if !proctest.WaitUntil(20*time.Second, func() bool {
 		b, err := os.ReadFile(pidFile)
 		if err != nil {
 			return false
@@ -79,7 +79,7 @@ func TestPlatformDeathKillsContainers(t *testing.T) {
 	}
 	names := []string{"container (skeleton)", "executable", "its child"}
 	for i, pid := range pids {
-		if processGone(pid) {
+		if proctest.Gone(pid) {
 			t.Fatalf("%s (pid %d) is not running before the kill", names[i], pid)
 		}
 	}
@@ -89,31 +89,9 @@ func TestPlatformDeathKillsContainers(t *testing.T) {
 	cmd.Wait()
 	killed = true
 	for i, pid := range pids {
-		if !waitUntil(5*time.Second, func() bool { return processGone(pid) }) {
+		if !proctest.WaitUntil(5*time.Second, func() bool { return proctest.Gone(pid) }) {
 			t.Errorf("%s (pid %d) still runs 5 s after the platform was killed", names[i], pid)
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-}
-
-// processGone reports whether no process has pid (a zombie counts as gone).
-func processGone(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	if errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	b, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	return rerr == nil && strings.Contains(string(b), ") Z ")
-}
-
-// waitUntil polls cond for up to limit (a bound, not a speed assertion).
-func waitUntil(limit time.Duration, cond func() bool) bool {
-	end := time.Now().Add(limit)
-	for time.Now().Before(end) {
-		if cond() {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return cond()
 }

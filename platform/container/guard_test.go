@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wskx/wskx/internal/proctest"
 	"github.com/wskx/wskx/whisk"
 )
 
@@ -42,7 +43,7 @@ func TestContainerOutlivesStartingThread(t *testing.T) {
 	// Long enough for the runtime to end the thread and the kernel to
 	// deliver the signal.
 	time.Sleep(300 * time.Millisecond)
-	if gone(pid) {
+	if proctest.Gone(pid) {
 		t.Fatalf("the container (pid %d) died with the thread that asked for it", pid)
 	}
 	out := run(t, p, s, map[string]any{})

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -175,28 +173,6 @@ func errorText(t *testing.T, out RunOutput) string {
 	t.Helper()
 	s, _ := resultMap(t, out)["error"].(string)
 	return s
-}
-
-// gone reports whether no process has pid (a zombie counts as gone).
-func gone(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	if errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	b, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	return rerr == nil && strings.Contains(string(b), ") Z ")
-}
-
-// waitFor polls cond for up to limit (a bound, not a speed assertion).
-func waitFor(limit time.Duration, cond func() bool) bool {
-	end := time.Now().Add(limit)
-	for time.Now().Before(end) {
-		if cond() {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return cond()
 }
 
 func hasLog(logs []string, stream, text string) bool {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wskx/wskx/internal/proctest"
 	"github.com/wskx/wskx/whisk"
 )
 
@@ -181,10 +182,10 @@ func TestReapIdle(t *testing.T) {
 	s := spec(whisk.Exec{Kind: "nodejs:20", Code: "function main() { return {pid: process.pid} }"}, 20000, 256)
 	out := run(t, p, s, map[string]any{})
 	pid := int(resultMap(t, out)["pid"].(float64))
-	if !waitFor(10*time.Second, func() bool { return p.Stats() == Stats{} }) {
+	if !proctest.WaitUntil(10*time.Second, func() bool { return p.Stats() == Stats{} }) {
 		t.Fatalf("idle container not reaped: %+v", p.Stats())
 	}
-	if !waitFor(5*time.Second, func() bool { return gone(pid) }) {
+	if !proctest.WaitUntil(5*time.Second, func() bool { return proctest.Gone(pid) }) {
 		t.Errorf("reaped container's process %d still runs", pid)
 	}
 	again := run(t, p, s, map[string]any{})
@@ -205,7 +206,7 @@ func TestCloseKillsBusyContainers(t *testing.T) {
 		_, runErr = p.Run(context.Background(), s, input(t, map[string]any{}, time.Minute))
 	}()
 	var pid int
-	if !waitFor(10*time.Second, func() bool {
+	if !proctest.WaitUntil(10*time.Second, func() bool {
 		b, err := os.ReadFile(filepath.Join(dir, "pid"))
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return err == nil && pid > 0
@@ -219,7 +220,7 @@ func TestCloseKillsBusyContainers(t *testing.T) {
 	if !errors.Is(runErr, errPoolClosed) {
 		t.Errorf("run cut short by Close: err %v, want %v", runErr, errPoolClosed)
 	}
-	if !gone(pid) {
+	if !proctest.Gone(pid) {
 		t.Errorf("process %d outlived Close", pid)
 	}
 }

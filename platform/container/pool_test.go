@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wskx/wskx/internal/proctest"
 	"github.com/wskx/wskx/whisk"
 )
 
@@ -239,7 +240,7 @@ wait
 	}
 	for _, f := range fields[1:] {
 		pid, _ := strconv.Atoi(f)
-		if !gone(pid) {
+		if !proctest.Gone(pid) {
 			t.Errorf("process %d outlived the timeout", pid)
 		}
 	}

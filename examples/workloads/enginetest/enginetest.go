@@ -15,12 +15,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/wskx/wskx/internal/proctest"
 	"github.com/wskx/wskx/runner"
 )
 
@@ -398,22 +398,10 @@ func DiesWithParent(ctx context.Context, test, root, snapDir string, argv []stri
 // Working lists the live processes whose working directory is root or
 // below it (zombies, which have none, are dead).
 func Working(root string) []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
-		if err != nil {
-			continue
-		}
-		if cwd == root || strings.HasPrefix(cwd, root+"/") {
-			out = append(out, pid)
-		}
-	}
-	return out
+	return proctest.Select(func(pid int, proc string) bool {
+		cwd, err := os.Readlink(filepath.Join(proc, "cwd"))
+		return err == nil && (cwd == root || strings.HasPrefix(cwd, root+"/"))
+	})
 }
 
 // LoadSnapshot reads back a snapshot unpacked into dir.
