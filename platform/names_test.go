@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,17 +17,7 @@ func TestLongNames(t *testing.T) {
 	dir := t.TempDir()
 	runner := newPool(t)
 	ctx := ctxT(t)
-	open := func() (*Platform, *whisk.Client) {
-		p, err := New(Config{DataDir: dir, Runner: runner, Logger: quietLogger()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		url, err := p.Start(context.Background(), "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p, clientFor(t, url, p.Users()[0].Key, "")
-	}
+	open := func() (*Platform, *whisk.Client) { return openOn(t, dir, runner) }
 	long := func(n int) string { return strings.Repeat("n", n) }
 	good := []string{long(250), long(251), long(255), long(256), long(256) + "/" + long(256), "short/" + long(256)}
 

@@ -28,17 +28,7 @@ func TestRestartPersistence(t *testing.T) {
 	dir := t.TempDir()
 	ctx := ctxT(t)
 	runner := newPool(t)
-	open := func() (*Platform, *whisk.Client) {
-		p, err := New(Config{DataDir: dir, Runner: runner, Logger: quietLogger()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		url, err := p.Start(context.Background(), "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p, clientFor(t, url, p.Users()[0].Key, "")
-	}
+	open := func() (*Platform, *whisk.Client) { return openOn(t, dir, runner) }
 
 	p, c := open()
 	mustPut(t, c, "echo", testAction("echo"))
@@ -141,4 +131,19 @@ func TestWriteWskprops(t *testing.T) {
 	if !strings.HasPrefix(string(b), "APIHOST=") {
 		t.Errorf("file %q", b)
 	}
+}
+
+// openOn starts a platform on the data folder dir with runner, for tests
+// that stop and start it again on the same data.
+func openOn(t *testing.T, dir string, runner ContainerRunner) (*Platform, *whisk.Client) {
+	t.Helper()
+	p, err := New(Config{DataDir: dir, Runner: runner, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := p.Start(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, clientFor(t, url, p.Users()[0].Key, "")
 }

@@ -273,14 +273,7 @@ func TestJobEnvIsTheSpecs(t *testing.T) {
 func TestJobDiesWithTheRunner(t *testing.T) {
 	e := newEngine(t)
 	ctx := testCtx(t)
-	if ok, err := enginetest.Helper(ctx, e); ok {
-		if err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	root := filepath.Join(t.TempDir(), "job")
-	if err := enginetest.DiesWithParent(ctx, "TestJobDiesWithTheRunner", root, "", []string{"sleep", "60"}, 5*time.Second); err != nil {
+	if err := enginetest.JobDiesWithRunner(ctx, e, "TestJobDiesWithTheRunner", t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -142,14 +142,7 @@ func TestJobDiesWithTheRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := testCtx(t)
-	if ok, err := enginetest.Helper(ctx, e); ok {
-		if err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	root := filepath.Join(t.TempDir(), "job")
-	if err := enginetest.DiesWithParent(ctx, "TestJobDiesWithTheRunner", root, "", []string{"sleep", "60"}, 5*time.Second); err != nil {
+	if err := enginetest.JobDiesWithRunner(ctx, e, "TestJobDiesWithTheRunner", t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -328,6 +328,17 @@ func Helper(ctx context.Context, e runner.Engine) (bool, error) {
 	return true, ctx.Err()
 }
 
+// JobDiesWithRunner is the whole check for an engine whose sleeping job
+// must die with its step container: in the test binary run again as the
+// container (Helper) it plays that part; otherwise it runs the check with
+// a job under tmp. test names the calling test, which the re-run selects.
+func JobDiesWithRunner(ctx context.Context, e runner.Engine, test, tmp string) error {
+	if ok, err := Helper(ctx, e); ok {
+		return err
+	}
+	return DiesWithParent(ctx, test, filepath.Join(tmp, "job"), "", []string{"sleep", "60"}, 5*time.Second)
+}
+
 // DiesWithParent runs the test binary's test named test as a helper that
 // starts argv in root (restored from the snapshot unpacked in snapDir, if
 // not empty), kills the helper with SIGKILL as a platform kills a step
