@@ -1,0 +1,196 @@
+package policies
+
+import (
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Workflow is a loaded composition: a tree of nodes, some of which are
+// long jobs with policies of their own. A single-job policy file loads as
+// a workflow of one job node (Single), whose key is the job's own.
+type Workflow struct {
+	Name        string
+	Description string
+	// Params are default input parameters of the whole workflow, under an
+	// invocation's.
+	Params map[string]any
+	// IdempotencyKey is a string expression of params naming one workflow
+	// instance; "" generates a key per invocation. Job nodes derive their
+	// keys from it and their place in the tree.
+	IdempotencyKey string
+	// LengthLimit is the platform's composition component limit: the
+	// conductor hands the workflow to a new invocation before passing it.
+	LengthLimit   int
+	OnLengthLimit string // continue or fail
+	Root          *Node
+	Source        string
+	// Single marks a workflow read from a single-job policy file: its
+	// root is the job node, and the workflow's key is the job's.
+	Single bool
+
+	key *vm.Program
+}
+
+// Kind is a node's combinator.
+type Kind string
+
+// The combinators of a workflow file, aliases resolved (seq is
+// KindSequence, literal is KindValue, retain with catch is
+// KindRetainCatch). Where a name matches openwhisk-composer's, the
+// semantics are its.
+const (
+	KindEmpty       Kind = "empty"
+	KindAction      Kind = "action"
+	KindJob         Kind = "job"
+	KindFunction    Kind = "function"
+	KindValue       Kind = "value"
+	KindSet         Kind = "set"
+	KindSequence    Kind = "sequence"
+	KindIf          Kind = "if"
+	KindWhile       Kind = "while"
+	KindDoWhile     Kind = "dowhile"
+	KindRepeat      Kind = "repeat"
+	KindRetry       Kind = "retry"
+	KindTry         Kind = "try"
+	KindFinally     Kind = "finally"
+	KindLet         Kind = "let"
+	KindMask        Kind = "mask"
+	KindRetain      Kind = "retain"
+	KindRetainCatch Kind = "retain_catch"
+	KindMerge       Kind = "merge"
+	KindDynamic     Kind = "dynamic"
+)
+
+// Node is one node of a workflow tree. Which fields mean something
+// depends on Kind; the rest are zero.
+type Node struct {
+	Kind Kind
+	// Path is where the node stands in its file ("composition",
+	// "composition.sequence[1].retry.do"): errors name it, and job nodes
+	// derive their keys from it, so it is stable for an unchanged file.
+	Path         string
+	Line, Column int
+
+	// Action is an action node's OpenWhisk action name as written (name,
+	// pkg/name or /ns/pkg/name); Params are constants laid under its
+	// input.
+	Action string
+	Params map[string]any
+	// Job is a job node's policy.
+	Job *Policy
+	// Expr is a function node's expression.
+	Expr string
+	// Value is a value node's JSON value.
+	Value any
+	// Set is a set node's assignments, in the order written.
+	Set []Assign
+	// Vars are a let node's variables and their initial values.
+	Vars map[string]any
+	// Times is repeat's and retry's count.
+	Times int
+	// Nosave is if's, while's and dowhile's nosave flag: the branch or
+	// body gets the test's result instead of the input from before it.
+	Nosave bool
+
+	// Components are a sequence's nodes.
+	Components []*Node
+	// Test, Then and Else are if's (Else may be nil); Test and Body are
+	// while's and dowhile's.
+	Test, Then, Else *Node
+	// Body is what repeat, retry, try, finally, let, mask, retain,
+	// retain_catch and merge run.
+	Body *Node
+	// Handler is try's catch and finally's finally.
+	Handler *Node
+}
+
+// Assign is one assignment of a set node.
+type Assign struct {
+	Var  string
+	Expr string
+}
+
+// Walk calls f for n and every node below it, parents first, children in
+// the order they run.
+func (n *Node) Walk(f func(*Node)) {
+	if n == nil {
+		return
+	}
+	f(n)
+	for _, c := range n.Components {
+		c.Walk(f)
+	}
+	for _, c := range []*Node{n.Test, n.Then, n.Else, n.Body, n.Handler} {
+		c.Walk(f)
+	}
+}
+
+// Jobs lists the job nodes of the tree in the order Walk finds them.
+func (w *Workflow) Jobs() []*Node {
+	var out []*Node
+	w.Root.Walk(func(n *Node) {
+		if n.Kind == KindJob {
+			out = append(out, n)
+		}
+	})
+	return out
+}
+
+// Key evaluates the workflow's idempotency key for an invocation's
+// parameters; "" when keys are generated. A single-job workflow's key is
+// its job's.
+func (w *Workflow) Key(params map[string]any) (string, error) {
+	if w.Single {
+		return w.Root.Job.IdempotencyKey(Env{Hop: 1, Attempt: 1, Timeout: w.Root.Job.Job.Timeout, Params: params})
+	}
+	if w.key == nil {
+		return "", nil
+	}
+	merged := maps.Clone(w.Params)
+	if merged == nil {
+		merged = map[string]any{}
+	}
+	maps.Copy(merged, params)
+	v, err := expr.Run(w.key, map[string]any{"params": merged})
+	if err != nil {
+		return "", fmt.Errorf("idempotency key: %w", err)
+	}
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return "", fmt.Errorf("idempotency key: %q yielded %v, not a non-empty string", w.IdempotencyKey, v)
+	}
+	return s, nil
+}
+
+// CompileValue compiles an expression run against the current value
+// (params) and the variables vars, as function and set nodes are. Any
+// other name is an error, so that a misspelt variable is found when the
+// file loads rather than when the workflow runs.
+func CompileValue(src string, vars []string) (*vm.Program, error) {
+	env := map[string]any{"params": map[string]any{}}
+	for _, v := range vars {
+		env[v] = nil
+	}
+	return expr.Compile(src, expr.Env(env))
+}
+
+// ValueNames are the names a value expression may not use as variables.
+var valueNames = []string{"params"}
+
+// functionResult says whether a function expression's static type can be
+// the next value: a map, a boolean, or a type known only when it runs.
+func functionResult(prog *vm.Program) bool {
+	t := prog.Node().Type()
+	if t == nil || t.Kind() == reflect.Interface {
+		return true
+	}
+	return t.Kind() == reflect.Map || t.Kind() == reflect.Bool
+}
+
+// isValueName reports a reserved name.
+func isValueName(s string) bool { return slices.Contains(valueNames, s) }
