@@ -109,25 +109,32 @@ func loadPolicy(t *testing.T, file, engine, dir string) *policies.Policy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Job.Engine = engine
-	p.Job.Timeout = 4 * time.Second
-	p.Job.Dir = filepath.Join(dir, "jobs")
-	p.Storage.URL = "file://" + filepath.Join(dir, "store")
+	ov := policies.Overrides{Engine: engine, Timeout: 4 * time.Second, Dir: filepath.Join(dir, "jobs"),
+		StorageURL: "file://" + filepath.Join(dir, "store"),
+		// A retry waits its backoff inside the step: it must fit the short limit.
+		MaxRetryWait: time.Second}
 	if p.Checkpoint.Deadline != nil {
 		// Adaptive, as the docs advise: a loaded machine slows checkpoints.
-		p.Checkpoint.Deadline.Margin = `max(duration("1500ms"), last.checkpoint_time * 3)`
+		ov.Margin = `max(duration("1500ms"), last.checkpoint_time * 3)`
 	}
 	if p.Checkpoint.Interval != nil {
-		p.Checkpoint.Interval.Period = time.Second
+		ov.Interval = time.Second
 	}
-	// A retry waits its backoff inside the step: it must fit the short limit.
-	p.Chain.Retries.Backoff = min(p.Chain.Retries.Backoff, 500*time.Millisecond)
-	p.Chain.Retries.MaxBackoff = min(p.Chain.Retries.MaxBackoff, time.Second)
-	p, err = policies.Parse(p.Document(), file)
+	p, err = p.With(ov, file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// override applies o to p, as a command or an experiment would.
+func override(t *testing.T, p *policies.Policy, o policies.Overrides) *policies.Policy {
+	t.Helper()
+	q, err := p.With(o, p.Source+" (with the test's overrides)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
 
 // straight runs the workload once, start to end, for the expected result.
@@ -240,9 +247,8 @@ func TestChainExamples(t *testing.T) {
 				defer e.lp.Close()
 				p := loadPolicy(t, c.file, engine, dir)
 				if c.timeout != 0 {
-					p.Job.Timeout = c.timeout
 					var err error
-					if p, err = policies.Parse(p.Document(), c.file); err != nil {
+					if p, err = p.With(policies.Overrides{Timeout: c.timeout}, c.file); err != nil {
 						t.Fatal(err)
 					}
 				}

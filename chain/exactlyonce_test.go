@@ -92,9 +92,8 @@ func TestSameKeyInvocations(t *testing.T) {
 				e := startPlatform(t, dir)
 				defer e.lp.Close()
 				p := loadPolicy(t, "deadline.yaml", engine, dir)
-				p.Chain.IdempotencyKey = `"count-" + string(params.n)`
-				p.Chain.Retries.Max = 4
-				p, err := policies.Parse(p.Document(), "deadline.yaml")
+				p, err := p.With(policies.Overrides{IdempotencyKey: `"count-" + string(params.n)`,
+					Retries: &policies.Retries{Max: 4, Backoff: p.Chain.Retries.Backoff, MaxBackoff: p.Chain.Retries.MaxBackoff}}, "deadline.yaml")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -179,11 +178,8 @@ func TestChaos(t *testing.T) {
 	e := startPlatform(t, dir)
 	defer e.lp.Close()
 	p := loadPolicy(t, "deadline.yaml", policies.EngineCooperative, dir)
-	p.Chain.IdempotencyKey = `"count-" + string(params.n)`
-	p.Chain.Retries.Max = 8
-	p.Chain.Retries.Backoff = 200 * time.Millisecond
-	p.Chain.Retries.MaxBackoff = time.Second
-	p, err := policies.Parse(p.Document(), "deadline.yaml")
+	p, err := p.With(policies.Overrides{IdempotencyKey: `"count-" + string(params.n)`,
+		Retries: &policies.Retries{Max: 8, Backoff: 200 * time.Millisecond, MaxBackoff: time.Second}}, "deadline.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

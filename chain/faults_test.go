@@ -90,8 +90,7 @@ func TestChainSurvivesPlatformRestart(t *testing.T) {
 	engine := engines(t)[len(engines(t))-1]
 	dir := t.TempDir()
 	e := startPlatform(t, dir)
-	p := loadPolicy(t, "deadline.yaml", engine, dir)
-	p.Chain.IdempotencyKey = `"count-" + string(params.n)`
+	p := override(t, loadPolicy(t, "deadline.yaml", engine, dir), policies.Overrides{IdempotencyKey: `"count-" + string(params.n)`})
 	params := map[string]any{"n": 30, "pause_ms": 200}
 	want := straight(t, p, params)
 
@@ -181,8 +180,8 @@ func TestChainContinuesPastLengthLimit(t *testing.T) {
 	e := startPlatformWith(t, dir, nil, 2)
 	defer e.lp.Close()
 	p := loadPolicy(t, "deadline.yaml", engine, dir)
-	p.Chain.LengthLimit = 2
-	p.Chain.Retries.Max = 1 // every attempt of a hop must fit in one invocation
+	// Every attempt of a hop must fit in one invocation.
+	p = override(t, p, policies.Overrides{LengthLimit: 2, Retries: &policies.Retries{Max: 1, Backoff: p.Chain.Retries.Backoff, MaxBackoff: p.Chain.Retries.MaxBackoff}})
 	params := map[string]any{"n": 30, "pause_ms": 200}
 	want := straight(t, p, params)
 	out, comp := runChain(t, e, p, params)

@@ -38,8 +38,7 @@ func TestNoSecretInCheckpoints(t *testing.T) {
 			defer e.lp.Close()
 			p := loadPolicy(t, "deadline.yaml", engine, dir)
 			const canary = "wskx-canary-in-job-env-41d7"
-			p.Job.Env = map[string]string{"CANARY": canary}
-			p, err := policies.Parse(p.Document(), "deadline.yaml")
+			p, err := p.With(policies.Overrides{Env: map[string]string{"CANARY": canary}}, "deadline.yaml")
 			if err != nil {
 				t.Fatal(err)
 			}

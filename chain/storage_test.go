@@ -50,9 +50,8 @@ func TestChainOnCloudStorage(t *testing.T) {
 			}
 			e := startPlatformWith(t, dir, extra, 0)
 			defer e.lp.Close()
-			p := loadPolicy(t, "deadline.yaml", policies.EngineCooperative, dir)
-			p.Storage.URL = be.URL
-			p.Storage.Prefix = fmt.Sprintf("chain-%d/", time.Now().UnixNano())
+			p := override(t, loadPolicy(t, "deadline.yaml", policies.EngineCooperative, dir),
+				policies.Overrides{StorageURL: be.URL, StoragePrefix: fmt.Sprintf("chain-%d/", time.Now().UnixNano())})
 			params := map[string]any{"n": 30, "pause_ms": 200}
 			want := straight(t, p, params)
 			out, comp := runChain(t, e, p, params)

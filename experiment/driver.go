@@ -74,42 +74,29 @@ func (o *OpenWhisk) policy(r Run) (*policies.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Job.Timeout = r.Platform.Timeout
-	if r.Ref.Timeout > 0 {
-		p.Job.Timeout = r.Ref.Timeout
-	}
-	if r.Platform.Memory > 0 {
-		p.Job.Memory = r.Platform.Memory
-	}
-	if r.Ref.Engine != "" {
-		p.Job.Engine = r.Ref.Engine
-	}
-	if r.Ref.Margin != "" {
-		p.Checkpoint.Deadline = &policies.Deadline{Margin: r.Ref.Margin}
-	}
-	if r.Ref.Interval > 0 {
-		p.Checkpoint.Interval = &policies.Interval{Period: r.Ref.Interval}
-	}
-	if r.Baseline == BaselineSingle {
-		p.Job.Engine = "none"
-		p.Job.Timeout = singleTimeout
-		p.Checkpoint = policies.Checkpoint{}
-	}
 	store := filepath.Join(o.Dir, "store")
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return nil, fmt.Errorf("experiment: %w", err)
 	}
-	p.Storage.URL = "file://" + store
-	p.Job.Dir = filepath.Join(o.Dir, "jobs")
+	ov := policies.Overrides{
+		Timeout: r.Platform.Timeout, Memory: r.Platform.Memory, Engine: r.Ref.Engine,
+		Margin: r.Ref.Margin, Interval: r.Ref.Interval,
+		StorageURL: "file://" + store, Dir: filepath.Join(o.Dir, "jobs"),
+	}
+	if r.Ref.Timeout > 0 {
+		ov.Timeout = r.Ref.Timeout
+	}
+	if r.Baseline == BaselineSingle {
+		ov.Engine, ov.Timeout, ov.NoCheckpoint, ov.Margin, ov.Interval = policies.EngineNone, singleTimeout, true, "", 0
+	}
 	name := fmt.Sprintf("x-%s-%s", r.Workload, r.Policy)
-	p.Name = strings.Map(func(c rune) rune {
+	ov.Name = strings.Map(func(c rune) rune {
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
 			return c
 		}
 		return '-'
 	}, name)
-	// Re-parse so the overrides are checked like a file.
-	return policies.Parse(p.Document(), r.Ref.File+" (with the experiment's overrides)")
+	return p.With(ov, r.Ref.File+" (with the experiment's overrides)")
 }
 
 // Run deploys the run's actions, runs it and measures it.

@@ -5,8 +5,12 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -170,13 +174,53 @@ func (w *Workflow) Key(params map[string]any) (string, error) {
 // CompileValue compiles an expression run against the current value
 // (params) and the variables vars, as function and set nodes are. Any
 // other name is an error, so that a misspelt variable is found when the
-// file loads rather than when the workflow runs.
+// file loads rather than when the workflow runs. Variables are of a type
+// known only when the expression runs, like the fields of params.
 func CompileValue(src string, vars []string) (*vm.Program, error) {
-	env := map[string]any{"params": map[string]any{}}
-	for _, v := range vars {
-		env[v] = nil
+	// Names first: a variable named like a builtin would otherwise read
+	// as a type error about a function.
+	names := &identifiers{}
+	if tree, err := parser.Parse(src); err == nil {
+		ast.Walk(&tree.Node, names)
 	}
-	return expr.Compile(src, expr.Env(env))
+	for _, n := range names.used {
+		if n != "params" && !slices.Contains(vars, n) && !slices.Contains(names.declared, n) {
+			if len(vars) == 0 {
+				return nil, fmt.Errorf("unknown name %s (params is the current value; no variable is in scope)", n)
+			}
+			return nil, fmt.Errorf("unknown name %s (params is the current value; variables in scope: %s)", n, strings.Join(vars, ", "))
+		}
+	}
+	return expr.Compile(src, expr.Env(map[string]any{"params": map[string]any{}}), expr.AllowUndefinedVariables())
+}
+
+// identifiers collects the names an expression reads and the ones it
+// declares itself (let x = ...; x).
+type identifiers struct{ used, declared []string }
+
+func (v *identifiers) Visit(n *ast.Node) {
+	switch t := (*n).(type) {
+	case *ast.IdentifierNode:
+		v.used = append(v.used, t.Value)
+	case *ast.VariableDeclaratorNode:
+		v.declared = append(v.declared, t.Name)
+	}
+}
+
+// IsVarName says whether s can name a workflow variable: an identifier
+// that is neither params nor one of the expression language's builtin
+// functions, which it would hide.
+func IsVarName(s string) bool {
+	if s == "" || isValueName(s) || slices.Contains(builtin.Names, s) {
+		return false
+	}
+	for i, r := range s {
+		letter := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !letter && (i == 0 || r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValueNames are the names a value expression may not use as variables.

@@ -64,9 +64,7 @@ Example:
 					return err
 				}
 				if *engine != "" {
-					p.Job.Engine = *engine
-					// Re-parse so the override is checked like the file.
-					if p, err = policies.Parse(p.Document(), args[0]+" (with --engine)"); err != nil {
+					if p, err = p.With(policies.Overrides{Engine: *engine}, args[0]+" (with --engine)"); err != nil {
 						return err
 					}
 				}
