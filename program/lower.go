@@ -119,9 +119,6 @@ func seqCode(path string, parts ...code) code {
 func emptyCode(path string) code { return seqCode(path) }
 
 func letCode(path string, vars map[string]any, parts ...code) code {
-	if vars == nil {
-		vars = map[string]any{}
-	}
 	out := one(path, Instr{Op: OpLet, Let: vars})
 	out = append(out, many(path, parts...)...)
 	return append(out, one(path, Instr{Op: OpExit})...)
@@ -314,7 +311,8 @@ func userVar(path, name string) error {
 // jsonMap copies constants out of the tree so the program shares nothing
 // with it, in the form a decoded program would have.
 func jsonMap(path, what string, m map[string]any) (map[string]any, error) {
-	if m == nil {
+	if len(m) == 0 {
+		// As a decoded program has it: JSON leaves an empty map out.
 		return nil, nil
 	}
 	v, err := normalize(m)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -105,10 +106,11 @@ func Load(p *Program) (*Machine, error) {
 		return nil, err
 	}
 	m := &Machine{prog: p, code: make([]compiled, len(p.Instrs))}
-	// The program is laid out in nesting order and every construct leaves
-	// the stack as it found it, so walking it in order sees at each
-	// instruction the frames (less the try frames' handlers' own) that
-	// are there when it runs.
+	// The lowering lays code out in nesting order and every construct
+	// leaves the stack as it found it; a handler, reached by unwinding,
+	// has the frames from before its try, as the walk does past the try's
+	// exit. So walking in order has at each instruction the frames it
+	// will run under.
 	var frames []Frame // innermost first
 	for i := range p.Instrs {
 		in := &p.Instrs[i]
@@ -410,9 +412,16 @@ func (m *Machine) function(st *State, i int, params map[string]any) any {
 		v, err = normalize(v)
 	}
 	if err != nil {
-		return map[string]any{"error": fmt.Sprintf("function at %s failed: %v", in.Path, err)}
+		return map[string]any{"error": fmt.Sprintf("function at %s failed: %s", in.Path, firstLine(err))}
 	}
 	return v
+}
+
+// firstLine drops the source excerpt expr appends to its errors: the
+// error value names the node, and the file is where the source is.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
 }
 
 // set runs the assignments in order, each seeing the ones before. A
@@ -432,7 +441,7 @@ func (m *Machine) set(st *State, i int, params map[string]any) (map[string]any, 
 			}
 		}
 		if err != nil {
-			return map[string]any{"error": fmt.Sprintf("set %s at %s failed: %v", a.Var, in.Path, err)}, true
+			return map[string]any{"error": fmt.Sprintf("set %s at %s failed: %s", a.Var, in.Path, firstLine(err))}, true
 		}
 	}
 	return nil, false
