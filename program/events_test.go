@@ -220,3 +220,27 @@ func TestEventKindString(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedMachine: one Machine serves concurrent runs (go test -race).
+func TestSharedMachine(t *testing.T) {
+	m := load(t, let(map[string]any{"i": 0.0}, while(policies.KindWhile, fn("i < 50"), seq(set("i", "i + 1"), act("inc")))))
+	done := make(chan map[string]any)
+	for range 8 {
+		go func() {
+			var st State
+			ev, err := m.Start(&st, obj("n", 0))
+			for err == nil && ev.Kind == Call {
+				ev, err = m.Resume(&st, inc(ev.Params))
+			}
+			if err != nil {
+				ev.Params = obj("error", err.Error())
+			}
+			done <- ev.Params
+		}()
+	}
+	for range 8 {
+		if got := <-done; got["n"] != 50.0 {
+			t.Errorf("a run ended with %v", got)
+		}
+	}
+}

@@ -31,19 +31,19 @@ func set(pairs ...string) *policies.Node {
 }
 
 func let(vars map[string]any, body ...*policies.Node) *policies.Node {
-	return &policies.Node{Kind: policies.KindLet, Vars: vars, Body: one1(body)}
+	return &policies.Node{Kind: policies.KindLet, Vars: vars, Body: task(body)}
 }
 
 func mask(body ...*policies.Node) *policies.Node {
-	return &policies.Node{Kind: policies.KindMask, Body: one1(body)}
+	return &policies.Node{Kind: policies.KindMask, Body: task(body)}
 }
 
 func body(kind policies.Kind, b ...*policies.Node) *policies.Node {
-	return &policies.Node{Kind: kind, Body: one1(b)}
+	return &policies.Node{Kind: kind, Body: task(b)}
 }
 
 func times(kind policies.Kind, n int, b ...*policies.Node) *policies.Node {
-	return &policies.Node{Kind: kind, Times: n, Body: one1(b)}
+	return &policies.Node{Kind: kind, Times: n, Body: task(b)}
 }
 
 func ifn(test, then, els *policies.Node) *policies.Node {
@@ -70,9 +70,9 @@ func jobNode() *policies.Node { return &policies.Node{Kind: policies.KindJob} }
 
 func dynamic() *policies.Node { return &policies.Node{Kind: policies.KindDynamic} }
 
-// one1 is composer's task(...components) for a single body: a lone
-// component stands for itself, several for their sequence.
-func one1(ns []*policies.Node) *policies.Node {
+// task is what composer makes of a component list given as a body: a
+// lone component stands for itself, several for their sequence.
+func task(ns []*policies.Node) *policies.Node {
 	if len(ns) == 1 {
 		return ns[0]
 	}

@@ -34,6 +34,8 @@ type compiled struct {
 // State is a run between two transitions: what a conductor carries from
 // one invocation to the next.
 type State struct {
+	// PC is the next instruction; once the run is done, -1 (an error
+	// nothing caught) or the program's length.
 	PC int `json:"pc"`
 	// Stack is the frame stack, innermost first as in the conductor.
 	Stack  []Frame     `json:"stack,omitempty"`
@@ -245,7 +247,9 @@ func bind(st *State, name string) (*cell, bool) {
 }
 
 // Start begins a run of the workflow on params, forgetting whatever st
-// held.
+// held. The input is inspected like any result, so an input with an
+// error field ends the run at once; conductor.js inspects only resumed
+// invocations and would run the workflow on it.
 func (m *Machine) Start(st *State, params map[string]any) (Event, error) {
 	*st = State{}
 	return m.run(st, m.inspect(st, params))
@@ -340,7 +344,11 @@ func (m *Machine) run(st *State, params map[string]any) (Event, error) {
 			}
 			st.Stack = st.Stack[1:]
 		case OpAction:
-			return Event{Kind: Call, Action: in.Action, Params: under(in.Params, params), Path: in.Path}, nil
+			args, err := under(in.Params, params)
+			if err != nil {
+				return Event{}, fmt.Errorf("program: internal error at %s: params: %w", in.Path, err)
+			}
+			return Event{Kind: Call, Action: in.Action, Params: args, Path: in.Path}, nil
 		case OpJob:
 			visits := maps.Clone(st.Visits)
 			if visits == nil {
@@ -352,6 +360,8 @@ func (m *Machine) run(st *State, params map[string]any) (Event, error) {
 		case OpDynamic:
 			typ, _ := params["type"].(string)
 			name, isName := params["name"].(string)
+			// JavaScript's typeof also lets null and arrays through
+			// as params; an invocation takes an object.
 			args, isArgs := params["params"].(map[string]any)
 			if typ == "action" && isName && isArgs {
 				return Event{Kind: Call, Action: name, Params: args, Path: in.Path}, nil
@@ -379,15 +389,19 @@ func (m *Machine) run(st *State, params map[string]any) (Event, error) {
 	}
 }
 
-// under lays params over an action node's constants.
-func under(consts, params map[string]any) map[string]any {
+// under lays params over an action node's constants, as OpenWhisk lays
+// an invocation's parameters over an action's bound ones.
+func under(consts, params map[string]any) (map[string]any, error) {
 	if len(consts) == 0 {
-		return params
+		return params, nil
 	}
-	c, _ := normalize(consts)
+	c, err := normalize(consts)
+	if err != nil {
+		return nil, err
+	}
 	out := c.(map[string]any)
 	maps.Copy(out, params)
-	return out
+	return out, nil
 }
 
 // env is what an expression at instruction i sees: the value as params,
