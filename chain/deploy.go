@@ -18,8 +18,9 @@ type API interface {
 	ListActivations(ctx context.Context, opts whisk.ActivationListOptions) ([]whisk.Activation, error)
 }
 
-// Deploy creates or updates both actions of a plan. The step goes first:
-// a conductor that exists only ever refers to a step that exists too.
+// Deploy creates or updates the actions of a plan. The workflow's own
+// actions and the steps go first: a conductor that exists only ever
+// refers to components that exist too.
 // Deploying the same plan again changes nothing but the versions. A
 // deployed conductor's secret is kept, so that running jobs' states and
 // reports still verify after an update.
@@ -28,13 +29,22 @@ func Deploy(ctx context.Context, api API, plan *composer.Plan) error {
 		if s, ok := old.Parameters.Get(hop.SecretEnv).(string); ok {
 			if _, err := hop.ParseSecret(s); err == nil {
 				plan.Conductor.Parameters = plan.Conductor.Parameters.Set(hop.SecretEnv, s)
-				plan.Step.Parameters = plan.Step.Parameters.Set(hop.SecretEnv, s)
+				for i := range plan.Steps {
+					plan.Steps[i].Parameters = plan.Steps[i].Parameters.Set(hop.SecretEnv, s)
+				}
 			}
 		}
 	} else if !whisk.IsNotFound(err) {
 		return fmt.Errorf("deploy %s: %w", plan.Conductor.Name, err)
 	}
-	for _, a := range []*whisk.Action{&plan.Step, &plan.Conductor} {
+	actions := make([]*whisk.Action, 0, len(plan.Actions)+len(plan.Steps)+1)
+	for i := range plan.Actions {
+		actions = append(actions, &plan.Actions[i])
+	}
+	for i := range plan.Steps {
+		actions = append(actions, &plan.Steps[i])
+	}
+	for _, a := range append(actions, &plan.Conductor) {
 		body := &whisk.Action{Exec: a.Exec, Annotations: a.Annotations, Parameters: a.Parameters, Limits: a.Limits}
 		if _, err := api.PutAction(ctx, a.Name, body, true); err != nil {
 			return fmt.Errorf("deploy %s: %w", a.Name, err)
@@ -45,9 +55,19 @@ func Deploy(ctx context.Context, api API, plan *composer.Plan) error {
 
 // Composition is what the chain needs to know of a deployed conductor.
 type Composition struct {
-	Conductor string // the conductor's name as the user gave it
-	Step      string // the step action's fully qualified name
-	Policy    string // the policy's name
+	Conductor string   // the conductor's name as the user gave it
+	Steps     []string // the step actions' fully qualified names, one per job
+	Policy    string   // the workflow's (or policy's) name
+}
+
+// CompositionOf is what a plan deploys.
+func CompositionOf(plan *composer.Plan) Composition {
+	c := Composition{Conductor: plan.Conductor.Name}
+	c.Policy, _ = plan.Conductor.Annotations.Get("wskx-policy").(string)
+	for _, s := range plan.Steps {
+		c.Steps = append(c.Steps, "/"+s.Namespace+"/"+s.Name)
+	}
+	return c
 }
 
 // Lookup reads a deployed conductor and finds its step action, so that a
@@ -64,6 +84,10 @@ func Lookup(ctx context.Context, api API, conductor string) (Composition, error)
 	if err != nil || code.Role != composer.RoleConductor {
 		return Composition{}, fmt.Errorf("lookup %s: not a wskx conductor", conductor)
 	}
+	steps, err := code.Steps()
+	if err != nil {
+		return Composition{}, fmt.Errorf("lookup %s: %w", conductor, err)
+	}
 	policy, _ := a.Annotations.Get("wskx-policy").(string)
-	return Composition{Conductor: conductor, Step: code.Step, Policy: policy}, nil
+	return Composition{Conductor: conductor, Steps: steps, Policy: policy}, nil
 }

@@ -165,7 +165,9 @@ func TestSameKeyInvocations(t *testing.T) {
 	}
 }
 
-func shortStep(comp chain.Composition) string { return comp.Step[strings.LastIndex(comp.Step, "/")+1:] }
+func shortStep(comp chain.Composition) string {
+	return comp.Steps[0][strings.LastIndex(comp.Steps[0], "/")+1:]
+}
 
 // TestChaos runs ten chains, two invocations each of five keys, while a
 // killer SIGKILLs a random job or the step container running it, every one

@@ -12,10 +12,18 @@ import (
 	"github.com/wskx/wskx/whisk"
 )
 
-// Hop is one step activation of a chain as the watch shows it.
+// Hop is one component activation of a workflow as the watch shows it: a
+// hop of one of its jobs, or an ordinary action (Component).
 type Hop struct {
-	Invocation string      `json:"invocation"` // the conductor invocation it ran in
-	Activation string      `json:"activation"`
+	Invocation string `json:"invocation"` // the conductor invocation it ran in
+	Activation string `json:"activation"`
+	// Action is the activation's action ("pkg/name" or "name"); Component
+	// says it is an ordinary action, not a job's step.
+	Action    string `json:"action"`
+	Component bool   `json:"component,omitempty"`
+	// Job names the workflow's job a hop belongs to (its step action's
+	// name past NAME-step-); empty for a single job.
+	Job        string      `json:"job,omitempty"`
 	Hop        int         `json:"hop"`
 	Attempt    int         `json:"attempt"`
 	Status     string      `json:"status"` // checkpointed, done, failed, or the platform's status
@@ -39,15 +47,20 @@ type Outcome struct {
 	Summary     *hop.Summary    `json:"summary,omitempty"`
 }
 
-// Follow polls the activation records of a chain started as invocation
-// primary until its last invocation ends, calling onHop for every step
-// activation as it completes. Invocations handed over at the composition
-// length limit are followed as part of the same job.
+// Follow polls the activation records of a workflow started as
+// invocation primary until its last invocation ends, calling onHop for
+// every component activation (job hops and ordinary actions) as it
+// completes. Invocations handed over at the composition length limit are
+// followed as part of the same workflow.
 func Follow(ctx context.Context, api API, comp Composition, primary string, every time.Duration, onHop func(Hop)) (*Outcome, error) {
 	if every <= 0 {
 		every = 500 * time.Millisecond
 	}
-	stepName := shortName(comp.Step)
+	steps := map[string]bool{}
+	for _, s := range comp.Steps {
+		steps[shortName(s)] = true
+	}
+	conductor := shortName(comp.Conductor)
 	out := &Outcome{Invocations: []string{primary}}
 	seen := map[string]bool{}
 	since := time.Now().Add(-time.Minute).UnixMilli()
@@ -59,7 +72,7 @@ func Follow(ctx context.Context, api API, comp Composition, primary string, ever
 			return out, fmt.Errorf("follow %s: %w", current, err)
 		}
 		// Collect the steps that ended so far, the finished invocation's too.
-		if err := collectHops(ctx, api, stepName, since, out, seen, onHop); err != nil {
+		if err := collectHops(ctx, api, steps, conductor, since, out, seen, onHop); err != nil {
 			return out, err
 		}
 		if done {
@@ -87,20 +100,40 @@ func Follow(ctx context.Context, api API, comp Composition, primary string, ever
 	}
 }
 
-// collectHops adds the step activations caused by one of the followed
-// invocations that it has not seen yet, oldest first.
-func collectHops(ctx context.Context, api API, stepName string, since int64, out *Outcome, seen map[string]bool, onHop func(Hop)) error {
-	recs, err := api.ListActivations(ctx, whisk.ActivationListOptions{Name: stepName, Since: since, Docs: true, Limit: 200})
+// collectHops adds the component activations caused by one of the
+// followed invocations that it has not seen yet, oldest first. A single
+// job's steps are listed by name; a workflow's components can be any
+// action, so its listing is the namespace's.
+func collectHops(ctx context.Context, api API, steps map[string]bool, conductor string, since int64, out *Outcome, seen map[string]bool, onHop func(Hop)) error {
+	opts := whisk.ActivationListOptions{Since: since, Docs: true, Limit: 200}
+	if len(steps) == 1 {
+		for s := range steps {
+			opts.Name = s
+		}
+	}
+	recs, err := api.ListActivations(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("follow: list steps: %w", err)
+		return fmt.Errorf("follow: list components: %w", err)
 	}
 	slices.SortFunc(recs, func(a, b whisk.Activation) int { return int(a.Start - b.Start) })
 	for _, r := range recs {
 		if seen[r.ActivationID] || !slices.Contains(out.Invocations, r.Cause) {
 			continue
 		}
+		name := activationName(r)
+		if name == conductor && !steps[name] {
+			// The conductor's own runs: decisions, not components.
+			continue
+		}
 		seen[r.ActivationID] = true
 		h := HopOf(r)
+		h.Action = name
+		h.Component = !steps[name]
+		if !h.Component {
+			if _, job, ok := strings.Cut(name, "-step-"); ok {
+				h.Job = job
+			}
+		}
 		out.Hops = append(out.Hops, h)
 		if onHop != nil {
 			onHop(h)
@@ -127,6 +160,15 @@ func HopOf(r whisk.Activation) Hop {
 		h.Cause = msg
 	}
 	return h
+}
+
+// activationName is a record's action as the list filter names it:
+// "pkg/name" inside a package, else "name".
+func activationName(r whisk.Activation) string {
+	if p, ok := r.Annotations.Get("path").(string); ok {
+		return shortName("/" + p)
+	}
+	return r.Name
 }
 
 // shortName turns "/ns/pkg/name" into "pkg/name", the form the activation

@@ -45,7 +45,7 @@ func TestNoSecretInCheckpoints(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			plan, comp := deployed(t, ctx, e, p)
-			deployedStep, err := e.api.GetAction(ctx, plan.Step.Name)
+			deployedStep, err := e.api.GetAction(ctx, plan.Steps[0].Name)
 			if err != nil {
 				t.Fatal(err)
 			}

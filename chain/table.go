@@ -7,11 +7,20 @@ import (
 	"time"
 )
 
-// WriteHopLine prints one hop as the watch shows it live.
+// WriteHopLine prints one component as the watch shows it live: a job's
+// hop, or an ordinary action with its status and billed time.
 func WriteHopLine(w io.Writer, h Hop, chainStart int64) {
+	if h.Component {
+		el := time.Duration(h.End-chainStart) * time.Millisecond
+		fmt.Fprintf(w, "action %-26s %-12s elapsed %-7s billed %s%s\n", h.Action, h.Status, el.Round(100*time.Millisecond), ms(h.Duration), causeSuffix(h))
+		return
+	}
 	m := h.Metrics
 	overhead := m.CheckpointMS + m.UploadMS + m.DownloadMS + m.RestoreMS
 	el := time.Duration(h.End-chainStart) * time.Millisecond
+	if h.Job != "" {
+		fmt.Fprintf(w, "job %s ", h.Job)
+	}
 	fmt.Fprintf(w, "hop %s attempt %s  %-12s engine %-11s elapsed %-7s work %-6s overhead %-6s image %s%s\n",
 		orQ(h.Hop), orQ(h.Attempt), h.Status, orDash(h.Engine), el.Round(100*time.Millisecond),
 		ms(m.WorkMS), ms(overhead), bytes(m.ImageBytes), causeSuffix(h))
@@ -23,6 +32,9 @@ func WriteTable(w io.Writer, hops []Hop) error {
 	fmt.Fprintln(tw, "hop\tattempt\tstatus\tengine\tbilled\twork\tcheckpoint\tupload\tdownload\trestore\timage\tgen\t")
 	var total, work, over int64
 	for _, h := range hops {
+		if h.Component {
+			continue
+		}
 		m := h.Metrics
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n",
 			orQ(h.Hop), orQ(h.Attempt), h.Status, orDash(h.Engine), ms(h.Duration), ms(m.WorkMS), ms(m.CheckpointMS),

@@ -36,7 +36,16 @@ func mustSecret(s string) []byte {
 }
 
 func testEnv(p *policies.Policy, now time.Time) Env {
-	return Env{Policy: p, Step: testStep, Secret: testSecret, Now: now, NewID: fixedKey}
+	return Env{Flow: mustFlow(p), Secret: testSecret, Now: now, NewID: fixedKey}
+}
+
+// mustFlow is the single-job flow of p, whose step is testStep.
+func mustFlow(p *policies.Policy) *Flow {
+	f, err := SingleFlow(p, testStep)
+	if err != nil {
+		panic(err)
+	}
+	return f
 }
 
 // stateAfter is the controller's side of the protocol: the step's result
@@ -301,11 +310,11 @@ func TestDecide(t *testing.T) {
 				if d.Handoff == nil {
 					t.Fatalf("no handoff: %v", d.Result)
 				}
-				var st hop.State
+				var st carried
 				if err := hop.Open(testSecret, hop.PurposeHandoff, d.Handoff[hop.StateKey], &st); err != nil {
 					t.Fatal(err)
 				}
-				if st.Hop != 3 || st.Generation != 2 || st.Components != 0 || st.Key != "generated-key" {
+				if st.Job == nil || st.Job.Hop != 3 || st.Job.Generation != 2 || st.Components != 0 || st.Key != "generated-key" || st.Pending == nil {
 					t.Errorf("handed state = %+v", st)
 				}
 			},
@@ -350,8 +359,9 @@ func TestDecide(t *testing.T) {
 
 func TestDecideHandedOverJob(t *testing.T) {
 	p := testPolicy(t, "chain:\n  length_limit: 3\n")
-	st := carried{State: hop.State{Job: JobID("job", "k"), Key: "k", Hop: 3, Attempt: 2, Retries: 4, Generation: 2, Started: t0.UnixMilli(), Invocation: 1,
-		Params: map[string]any{"n": 3.0}, Chain: "c1"}, Issued: t0.UnixMilli()}
+	st := carried{Key: "k", Chain: "c1", Started: t0.UnixMilli(), Invocation: 1, Issued: t0.UnixMilli(), Pending: &pending{},
+		Job: &jobState{State: hop.State{Job: JobID("job", "k"), Key: "k", Hop: 3, Attempt: 2, Retries: 4, Generation: 2, Started: t0.UnixMilli(),
+			Params: map[string]any{"n": 3.0}, Chain: "c1"}}}
 	token, err := hop.Seal(testSecret, hop.PurposeHandoff, st)
 	if err != nil {
 		t.Fatal(err)
@@ -365,7 +375,7 @@ func TestDecideHandedOverJob(t *testing.T) {
 	if err := hop.Open(testSecret, hop.PurposeState, d.Result["state"].(map[string]any)[hop.StateKey], &carriedState); err != nil {
 		t.Fatal(err)
 	}
-	if carriedState.Invocation != 2 || carriedState.Components != 1 || carriedState.Retries != 4 {
+	if carriedState.Invocation != 2 || carriedState.Components != 1 || carriedState.Job.Retries != 4 {
 		t.Errorf("state = %+v", carriedState)
 	}
 }

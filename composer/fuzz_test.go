@@ -31,7 +31,7 @@ func FuzzDecide(f *testing.F) {
 		if json.Unmarshal(data, &input) != nil || input == nil {
 			return
 		}
-		d := Decide(Env{Policy: p, Step: testStep, Secret: fuzzSecret, Now: t0, NewID: fixedKey}, input)
+		d := Decide(Env{Flow: mustFlow(p), Secret: fuzzSecret, Now: t0, NewID: fixedKey}, input)
 		if d.Handoff != nil {
 			if d.Result != nil {
 				t.Fatalf("both a hand-over and a result: %v", d.Result)
@@ -72,7 +72,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := Env{Policy: p, Step: testStep, Secret: fuzzSecret, Now: t0, NewID: fixedKey}
+	env := Env{Flow: mustFlow(p), Secret: fuzzSecret, Now: t0, NewID: fixedKey}
 	d := Decide(env, map[string]any{"n": 3.0})
 	d.Result = roundTrip(t, d.Result)
 	state := d.Result["state"].(map[string]any)

@@ -16,16 +16,24 @@ func TestCompileExamples(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			p, err := policies.Load(f)
+			w, err := policies.LoadWorkflow(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan, err := Compile(p, Options{Namespace: "guest"})
+			plan, err := CompileWorkflow(w, Options{Namespace: "guest"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, s := plan.Conductor, plan.Step
-			if c.Name != p.Name || s.Name != p.Name+"-step" || c.Namespace != "guest" {
+			jobs := w.Jobs()
+			if len(plan.Steps) != len(jobs) || len(plan.Actions) != len(w.Actions) {
+				t.Fatalf("%d steps for %d jobs, %d actions for %d", len(plan.Steps), len(jobs), len(plan.Actions), len(w.Actions))
+			}
+			c, s, p := plan.Conductor, plan.Steps[0], jobs[0].Job
+			wantStep := w.Name + "-step"
+			if !w.Single {
+				wantStep += "-" + p.Name
+			}
+			if c.Name != w.Name || s.Name != wantStep || c.Namespace != "guest" {
 				t.Errorf("names: %s, %s in %s", c.Name, s.Name, c.Namespace)
 			}
 			if c.Annotations.Get("conductor") != true {
@@ -51,8 +59,11 @@ func TestCompileExamples(t *testing.T) {
 
 			// Each container must be able to learn its role from /init alone.
 			cc, err := ParseCode([]byte(c.Exec.Code))
-			if err != nil || cc.Role != RoleConductor || cc.Step != "/guest/"+s.Name {
+			if err != nil || cc.Role != RoleConductor {
 				t.Fatalf("conductor code: %+v, %v", cc, err)
+			}
+			if steps, err := cc.Steps(); err != nil || len(steps) != len(plan.Steps) || steps[0] != "/guest/"+s.Name {
+				t.Fatalf("conductor's steps: %v, %v", steps, err)
 			}
 			// Both actions carry the same secret, as an init parameter only.
 			for _, a := range []struct {

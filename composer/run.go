@@ -30,8 +30,7 @@ type Invoker interface {
 // Conductor is the conductor role of a wskx runtime container: a policy
 // compiled once at /init and run for every conductor activation.
 type Conductor struct {
-	policy *policies.Policy
-	step   string
+	flow *Flow
 	// invoker makes the client that hands a job to a new invocation; it
 	// is a field so that tests can see the handoff without a platform.
 	invoker func(Activation) (Invoker, error)
@@ -49,19 +48,31 @@ func NewConductor(code Code, secret []byte, invoker func(Activation) (Invoker, e
 	if len(secret) == 0 {
 		return nil, fmt.Errorf("conductor: no %s: the conductor cannot authenticate its state; deploy it with wskx deploy, which sets it", hop.SecretEnv)
 	}
-	p, err := policies.Parse(code.Policy, "<conductor code>")
-	if err != nil {
-		return nil, fmt.Errorf("conductor: %w", err)
+	var f *Flow
+	if code.Workflow != nil {
+		var err error
+		if f, err = NewFlow(*code.Workflow); err != nil {
+			return nil, fmt.Errorf("conductor: %w", err)
+		}
+	} else {
+		// A conductor deployed before workflows: one job and its step.
+		p, err := policies.Parse(code.Policy, "<conductor code>")
+		if err != nil {
+			return nil, fmt.Errorf("conductor: %w", err)
+		}
+		if f, err = SingleFlow(p, code.Step); err != nil {
+			return nil, fmt.Errorf("conductor: %w", err)
+		}
 	}
-	return &Conductor{policy: p, step: code.Step, invoker: invoker, now: time.Now, secret: secret}, nil
+	return &Conductor{flow: f, invoker: invoker, now: time.Now, secret: secret}, nil
 }
 
-// Policy is the conductor's compiled policy.
-func (c *Conductor) Policy() *policies.Policy { return c.policy }
+// Flow is the conductor's compiled workflow.
+func (c *Conductor) Flow() *Flow { return c.flow }
 
 // Run decides one conductor activation and returns its result.
 func (c *Conductor) Run(ctx context.Context, params map[string]any, act Activation) (map[string]any, error) {
-	d := Decide(Env{Policy: c.policy, Step: c.step, Secret: c.secret, Now: c.now(), NewID: uuid.NewString}, params)
+	d := Decide(Env{Flow: c.flow, Secret: c.secret, Now: c.now(), NewID: uuid.NewString, Activation: act.ID}, params)
 	if d.Handoff == nil {
 		return d.Result, nil
 	}

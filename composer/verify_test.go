@@ -22,7 +22,7 @@ func firstContinuation(t *testing.T, p *policies.Policy) Decision {
 func TestDecideRefusesForgedState(t *testing.T) {
 	p := testPolicy(t, "chain:\n  idempotency_key: '\"count-\" + string(params.n)'\n")
 	genuine := firstContinuation(t, p).Result["state"].(map[string]any)[hop.StateKey].(string)
-	other, err := hop.Seal(mustSecret(hop.NewSecret()), hop.PurposeState, carried{State: hop.State{Job: JobID("job", "count-20"), Key: "count-20", Components: 1}})
+	other, err := hop.Seal(mustSecret(hop.NewSecret()), hop.PurposeState, carried{Key: "count-20", Components: 1, Job: &jobState{State: hop.State{Job: JobID("job", "count-20"), Key: "count-20"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestDecideRefusesReplayedState(t *testing.T) {
 	d := firstContinuation(t, p)
 	state := d.Result["state"].(map[string]any)
 	// In flight: accepted (the step's lease then says where the job stands).
-	later := Decide(testEnv(p, t0.Add(maxAge(p, phaseMid)-time.Second)), roundTrip(t, state))
+	later := Decide(testEnv(p, t0.Add(inFlight(p)-time.Second)), roundTrip(t, state))
 	if later.Result["action"] != testStep {
 		t.Fatalf("a state within its age was refused: %v", later.Result)
 	}
@@ -74,7 +74,7 @@ func TestDecideRefusesReplayedState(t *testing.T) {
 		input map[string]any
 		at    time.Time
 	}{
-		{"continuation state replayed later", state, t0.Add(maxAge(p, phaseMid) + time.Second)},
+		{"continuation state replayed later", state, t0.Add(inFlight(p) + time.Second)},
 		{"hand-over replayed later", d.Handoff, t0.Add(handoffAge + time.Second)},
 		{"state from the future", state, t0.Add(-2 * clockSkew)},
 	} {
@@ -85,6 +85,11 @@ func TestDecideRefusesReplayedState(t *testing.T) {
 			}
 		})
 	}
+}
+
+// inFlight is how long a state waiting for p's step is good for.
+func inFlight(p *policies.Policy) time.Duration {
+	return mustFlow(p).inFlight(carried{Job: &jobState{}})
 }
 
 func roundTripDecision(t *testing.T, d Decision) Decision {

@@ -168,7 +168,7 @@ func (o *OpenWhisk) runChain(ctx context.Context, plan *composer.Plan, r Run, si
 	if err != nil {
 		return nil, err
 	}
-	comp := chain.Composition{Conductor: plan.Conductor.Name, Step: "/" + plan.Step.Namespace + "/" + plan.Step.Name, Policy: plan.Conductor.Name}
+	comp := chain.CompositionOf(plan)
 	out, err := chain.Follow(ctx, o.API, comp, inv.ActivationID, pollEvery, nil)
 	if err != nil {
 		return nil, err
@@ -198,7 +198,7 @@ func (o *OpenWhisk) runSteps(ctx context.Context, plan *composer.Plan, r Run, si
 		params = map[string]any{}
 	}
 	params[hop.StepKey] = hop.Request{Job: id, Key: id, Hop: 1, Attempt: 1, Started: time.Now().UnixMilli()}
-	inv, err := o.API.Invoke(ctx, plan.Step.Name, params, whisk.InvokeOptions{})
+	inv, err := o.API.Invoke(ctx, plan.Steps[0].Name, params, whisk.InvokeOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -132,8 +132,8 @@ func (m Metrics) Add(o Metrics) Metrics {
 	return m
 }
 
-// State is what the conductor carries between its runs, in the
-// continuation's state under StateKey.
+// State is a job's chain as the conductor carries it between its runs, in
+// the continuation's state under StateKey.
 type State struct {
 	Job        string         `json:"job"`
 	Key        string         `json:"key"`
@@ -141,15 +141,12 @@ type State struct {
 	Attempt    int            `json:"attempt"`
 	Generation int            `json:"generation"`
 	Started    int64          `json:"started"`
-	Invocation int            `json:"invocation"` // 1 + number of times the job moved to a new invocation
-	Components int            `json:"components"` // component activations used in this invocation
-	Retries    int            `json:"retries"`    // failed attempts seen by this chain
-	Chain      string         `json:"chain"`      // see Request.Chain
+	Retries    int            `json:"retries"` // failed attempts seen by this chain
+	Chain      string         `json:"chain"`   // see Request.Chain
 	FromRecord bool           `json:"from_record,omitempty"`
 	Params     map[string]any `json:"params"` // the job's input parameters, carried to every hop
 	Last       Metrics        `json:"last"`
 	Totals     Metrics        `json:"totals"`
-	Previous   []string       `json:"previous,omitempty"` // ids of earlier invocations of this job
 }
 
 // Summary is the chain's account in the final result under StateKey.
@@ -169,4 +166,10 @@ type Summary struct {
 	// Continued is set on the result of an invocation that handed the job to
 	// a new invocation because of the platform's composition length limit.
 	Continued string `json:"continued,omitempty"`
+	// Workflow is the workflow's idempotency key, and Jobs the account of
+	// each job it ran, in order, when the workflow is more than one job;
+	// then the fields above sum its jobs.
+	Workflow   string    `json:"workflow,omitempty"`
+	Jobs       []Summary `json:"jobs,omitempty"`
+	Components int       `json:"components,omitempty"` // component activations over every invocation
 }

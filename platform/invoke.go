@@ -28,8 +28,15 @@ const markDelay = 50 * time.Millisecond
 type object = map[string]json.RawMessage
 
 // accounting counts component and conductor runs across nested
-// compositions. Compositions run their steps one after another, so it
-// needs no lock.
+// compositions, as OpenWhisk's controller does (CompositionAccounting in
+// core/controller/.../actions/PrimitiveActions.scala): one pair of
+// counters for the topmost conductor, handed to every conductor it runs
+// as a component, so a nested conductor's components count against the
+// outer composition's limit n (limits.actions.sequence.maxLength, 50 by
+// default). A conductor may run at most 2n+1 times and its components n
+// times; past that, "Too many actions in the composition." A sequence
+// inside a composition counts as one component. Compositions run their
+// steps one after another, so it needs no lock.
 type accounting struct{ components, conductors int }
 
 // runReq is one activation to run.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -32,13 +33,33 @@ type Workflow struct {
 	LengthLimit   int
 	OnLengthLimit string // continue or fail
 	Root          *Node
-	Source        string
+	// Actions are ordinary actions the file defines, deployed with the
+	// workflow under their own names.
+	Actions []Action
+	Source  string
 	// Single marks a workflow read from a single-job policy file: its
 	// root is the job node, and the workflow's key is the job's.
 	Single bool
 
-	key *vm.Program
+	key *KeyExpr
 }
+
+// Action is an ordinary action a workflow file defines.
+type Action struct {
+	Name    string
+	Kind    string // an OpenWhisk runtime kind; from the file's extension by default
+	File    string // where the code was read from
+	Code    string
+	Params  map[string]any
+	Timeout time.Duration // 0: the platform's default
+	Memory  int           // 0: the platform's default
+}
+
+// Kinds of the files an action's code may be, by extension.
+var actionKinds = map[string]string{".js": "nodejs:default", ".py": "python:default", ".swift": "swift:default", ".php": "php:default"}
+
+// MaxActionCode is OpenWhisk's default limit on an action's code (48 MB).
+const MaxActionCode = 48 << 20
 
 // Kind is a node's combinator.
 type Kind string
@@ -152,21 +173,52 @@ func (w *Workflow) Key(params map[string]any) (string, error) {
 	if w.Single {
 		return w.Root.Job.IdempotencyKey(Env{Hop: 1, Attempt: 1, Timeout: w.Root.Job.Job.Timeout, Params: params})
 	}
-	if w.key == nil {
+	return w.key.Eval(params)
+}
+
+// KeyExpr is a workflow's idempotency key expression, compiled once.
+type KeyExpr struct {
+	src      string
+	prog     *vm.Program
+	defaults map[string]any
+}
+
+// CompileKey compiles a workflow's key expression of params, with the
+// workflow's default parameters under the invocation's. An empty source
+// compiles to a key that is always "" (generated keys).
+func CompileKey(src string, defaults map[string]any) (*KeyExpr, error) {
+	k := &KeyExpr{src: src, defaults: defaults}
+	if src == "" {
+		return k, nil
+	}
+	prog, err := expr.Compile(src, expr.Env(map[string]any{"params": map[string]any{}}))
+	if err != nil {
+		return nil, err
+	}
+	if !typeIs(prog, reflect.TypeOf("")) {
+		return nil, fmt.Errorf("expected an expression yielding a string (for example params.order_id), got %s", typeName(prog))
+	}
+	k.prog = prog
+	return k, nil
+}
+
+// Eval is the key for an invocation's parameters.
+func (k *KeyExpr) Eval(params map[string]any) (string, error) {
+	if k == nil || k.prog == nil {
 		return "", nil
 	}
-	merged := maps.Clone(w.Params)
+	merged := maps.Clone(k.defaults)
 	if merged == nil {
 		merged = map[string]any{}
 	}
 	maps.Copy(merged, params)
-	v, err := expr.Run(w.key, map[string]any{"params": merged})
+	v, err := expr.Run(k.prog, map[string]any{"params": merged})
 	if err != nil {
 		return "", fmt.Errorf("idempotency key: %w", err)
 	}
 	s, ok := v.(string)
 	if !ok || s == "" {
-		return "", fmt.Errorf("idempotency key: %q yielded %v, not a non-empty string", w.IdempotencyKey, v)
+		return "", fmt.Errorf("idempotency key: %q yielded %v, not a non-empty string", k.src, v)
 	}
 	return s, nil
 }

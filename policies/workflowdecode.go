@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 
-	"github.com/expr-lang/expr"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -99,22 +97,16 @@ func ParseWorkflow(data []byte, source, dir string) (*Workflow, error) {
 			w.OnLengthLimit, _ = d.oneOf(n, path, OnLimitContinue, OnLimitFail)
 		},
 		"composition": func(n *yaml.Node, path string) { w.Root = wd.node(n, path) },
+		"actions":     func(n *yaml.Node, path string) { w.Actions = wd.actions(n, path) },
 	})
 	if w.Root != nil {
 		wd.scope(w.Root, nil)
 	}
-	if w.IdempotencyKey != "" {
-		prog, err := expr.Compile(w.IdempotencyKey, expr.Env(map[string]any{"params": map[string]any{}}))
-		switch {
-		case err != nil:
-			d.nodes["idempotency_key"] = keyNode
-			d.exprError("idempotency_key", w.IdempotencyKey, err)
-		case !typeIs(prog, reflect.TypeOf("")):
-			d.nodes["idempotency_key"] = keyNode
-			d.exprError("idempotency_key", w.IdempotencyKey, fmt.Errorf("expected an expression yielding a string (for example params.order_id), got %s", typeName(prog)))
-		default:
-			w.key = prog
-		}
+	if k, err := CompileKey(w.IdempotencyKey, w.Params); err != nil {
+		d.nodes["idempotency_key"] = keyNode
+		d.exprError("idempotency_key", w.IdempotencyKey, err)
+	} else {
+		w.key = k
 	}
 	if w.Root == nil && !d.hasErrorAt("composition") && root.Kind == yaml.MappingNode {
 		d.errorf(root, "composition", "required: the workflow's tree of nodes")
@@ -297,6 +289,82 @@ func (wd *workflowDecoder) node(n *yaml.Node, path string) *Node {
 		if !isNull(val) && (val.Kind != yaml.MappingNode || len(val.Content) > 0) {
 			d.errorf(val, at, "expected {} or nothing: dynamic takes its action from the value ({type: action, name, params}), got %s", describe(val))
 		}
+	}
+	return out
+}
+
+// actions reads the ordinary actions a workflow file defines: a mapping
+// of names to {code: FILE, kind, params, timeout, memory}, or to just the
+// file.
+func (wd *workflowDecoder) actions(n *yaml.Node, path string) []Action {
+	d := wd.d
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "expected a mapping of action names to {code: FILE}, got %s", describe(n))
+		return nil
+	}
+	var out []Action
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		at := join(path, k.Value)
+		if !actionName.MatchString(k.Value) {
+			d.errorf(k, at, "expected an OpenWhisk action name, got %q", k.Value)
+			continue
+		}
+		if seen[k.Value] {
+			d.errorf(k, at, "action given twice")
+			continue
+		}
+		seen[k.Value] = true
+		a := Action{Name: k.Value}
+		var codeNode *yaml.Node
+		if v.Kind == yaml.ScalarNode {
+			codeNode = v
+		} else {
+			d.mapping(v, at, map[string]func(*yaml.Node, string){
+				"code":    func(n *yaml.Node, _ string) { codeNode = n },
+				"kind":    func(n *yaml.Node, p string) { a.Kind, _ = d.str(n, p) },
+				"params":  func(n *yaml.Node, p string) { a.Params = d.anyMap(n, p) },
+				"timeout": func(n *yaml.Node, p string) { a.Timeout, _ = d.duration(n, p) },
+				"memory":  func(n *yaml.Node, p string) { a.Memory, _ = d.positive(n, p) },
+			})
+			if codeNode == nil {
+				if v.Kind == yaml.MappingNode {
+					d.errorf(v, join(at, "code"), "required: the file with the action's code")
+				}
+				continue
+			}
+		}
+		file, ok := d.str(codeNode, join(at, "code"))
+		if !ok {
+			continue
+		}
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(wd.dir, file)
+		}
+		a.File = file
+		if a.Kind == "" {
+			if a.Kind = actionKinds[filepath.Ext(file)]; a.Kind == "" {
+				d.errorf(codeNode, join(at, "code"), "cannot tell the runtime from %q; give kind (such as nodejs:20)", filepath.Base(file))
+				continue
+			}
+		}
+		info, err := os.Stat(file)
+		switch {
+		case err != nil:
+			d.errorf(codeNode, join(at, "code"), "cannot read the action's code: %v", err)
+			continue
+		case info.Size() > MaxActionCode:
+			d.errorf(codeNode, join(at, "code"), "%s is %d bytes, over OpenWhisk's action size limit (%d MB)", file, info.Size(), MaxActionCode>>20)
+			continue
+		}
+		code, err := os.ReadFile(file)
+		if err != nil {
+			d.errorf(codeNode, join(at, "code"), "cannot read the action's code: %v", err)
+			continue
+		}
+		a.Code = string(code)
+		out = append(out, a)
 	}
 	return out
 }

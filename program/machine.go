@@ -247,12 +247,15 @@ func bind(st *State, name string) (*cell, bool) {
 }
 
 // Start begins a run of the workflow on params, forgetting whatever st
-// held. The input is inspected like any result, so an input with an
-// error field ends the run at once; conductor.js inspects only resumed
-// invocations and would run the workflow on it.
+// held. As conductor.js, it does not inspect the input: an invocation's
+// parameters are data, even with an error field, and only components'
+// results can fail.
 func (m *Machine) Start(st *State, params map[string]any) (Event, error) {
 	*st = State{}
-	return m.run(st, m.inspect(st, params))
+	if params == nil {
+		params = map[string]any{}
+	}
+	return m.run(st, params)
 }
 
 // Resume carries on a run with the result of the Call or RunJob that the

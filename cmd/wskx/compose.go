@@ -10,40 +10,38 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wskx/wskx/composer"
-	"github.com/wskx/wskx/policies"
 )
 
 func newComposeCommand() *command {
 	return &command{
 		name:    "compose",
-		usage:   "POLICY [-o FILE]",
-		summary: "check a policy and print its conductor and step actions as JSON",
-		help: `Compose reads a policy file (YAML or JSON), checks it, and prints the two
-OpenWhisk actions it becomes: the conductor action (annotated conductor:true)
-that decides hop by hop whether the chain goes on, and the step action that
-runs one hop of the job. Mistakes are reported as FILE:LINE:COLUMN: field:
-what was expected, all at once, and the exit status is 1.
+		usage:   "FILE [-o FILE]",
+		summary: "check a workflow or policy file and print the actions it becomes as JSON",
+		help: `Compose reads a workflow file (a composition: sequence, if, while, retry,
+try, let... around actions and long jobs) or a single-job policy file, YAML
+or JSON, checks it, and prints the OpenWhisk actions it becomes: ONE
+conductor action (annotated conductor:true) whose code is the whole workflow
+as a program, and a step action per job node that runs one hop of that job.
+Mistakes, in the file and in the job files it names, are reported as
+FILE:LINE:COLUMN: field: what was expected, all at once, and the exit status
+is 1.
 
 The output is what 'wskx deploy' sends to the OpenWhisk REST API; with -o it
 is written atomically to FILE.
 
-Example:
+Examples:
   wskx compose examples/compositions/deadline.yaml
-  wskx compose examples/compositions/deadline.yaml --namespace guest -o plan.json`,
+  wskx compose examples/compositions/pipeline.yaml --namespace guest -o plan.json`,
 		flags: func(fs *pflag.FlagSet) func(context.Context, *cliEnv, []string) error {
 			out := fs.StringP("output", "o", "", "write the JSON to `FILE` instead of standard output")
 			ns := fs.String("namespace", "_", "namespace the actions refer to each other in")
-			name := fs.String("name", "", "conductor action `NAME` (default: the policy's name)")
-			image := fs.String("image", composer.DefaultImage, "runtime `IMAGE` of both actions")
+			name := fs.String("name", "", "conductor action `NAME` (default: the file's name)")
+			image := fs.String("image", composer.DefaultImage, "runtime `IMAGE` of the conductor and step actions")
 			return func(ctx context.Context, env *cliEnv, args []string) error {
 				if len(args) != 1 {
-					return usagef("expected one policy file, got %d arguments", len(args))
+					return usagef("expected one workflow or policy file, got %d arguments", len(args))
 				}
-				p, err := policies.Load(args[0])
-				if err != nil {
-					return err
-				}
-				plan, err := composer.Compile(p, composer.Options{Namespace: *ns, Name: *name, Image: *image})
+				plan, err := compileFile(args[0], *ns, *name, *image)
 				if err != nil {
 					return err
 				}

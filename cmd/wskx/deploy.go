@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -32,7 +33,7 @@ Example:
 			var conn whisk.ConfigFlags
 			conn.Register(fs)
 			name := fs.String("name", "", "conductor action `NAME` (default: the policy's name)")
-			image := fs.String("image", composer.DefaultImage, "runtime `IMAGE` of both actions")
+			image := fs.String("image", composer.DefaultImage, "runtime `IMAGE` of the conductor and step actions")
 			return func(ctx context.Context, env *cliEnv, args []string) error {
 				if len(args) != 1 {
 					return usagef("expected one policy file")
@@ -41,14 +42,18 @@ Example:
 				if err != nil {
 					return err
 				}
-				plan, err := compilePolicy(args[0], client.Namespace(), *name, *image)
+				plan, err := compileFile(args[0], client.Namespace(), *name, *image)
 				if err != nil {
 					return err
 				}
 				if err := chain.Deploy(ctx, client, plan); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.stdout, "deployed %s (conductor) and %s (step)\n", plan.Conductor.Name, plan.Step.Name)
+				steps := make([]string, len(plan.Steps))
+				for i, s := range plan.Steps {
+					steps[i] = s.Name
+				}
+				fmt.Fprintf(env.stdout, "deployed %s (conductor) and %s (%s)\n", plan.Conductor.Name, strings.Join(steps, ", "), plural(len(steps), "step"))
 				return nil
 			}
 		},
@@ -63,10 +68,18 @@ func newClient(conn *whisk.ConfigFlags, env *cliEnv) (*whisk.Client, error) {
 	return whisk.NewClient(cfg, nil)
 }
 
-func compilePolicy(path, namespace, name, image string) (*composer.Plan, error) {
-	p, err := policies.Load(path)
+// compileFile compiles a workflow file, or a single-job policy file.
+func compileFile(path, namespace, name, image string) (*composer.Plan, error) {
+	w, err := policies.LoadWorkflow(path)
 	if err != nil {
 		return nil, err
 	}
-	return composer.Compile(p, composer.Options{Namespace: namespace, Name: name, Image: image})
+	return composer.CompileWorkflow(w, composer.Options{Namespace: namespace, Name: name, Image: image})
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

@@ -142,7 +142,13 @@ func watch(ctx context.Context, env *cliEnv, api chain.API, comp chain.Compositi
 func printOutcome(w io.Writer, out *chain.Outcome) {
 	fmt.Fprintf(w, "\nresult (%s):\n%s\n\n", out.Status, indent(out.Result))
 	_ = chain.WriteTable(w, out.Hops)
-	if s := out.Summary; s != nil {
+	s := out.Summary
+	switch {
+	case s == nil:
+	case s.Workflow != "":
+		fmt.Fprintf(w, "\nworkflow %s: %d components, %d job(s), %d hops, %d retries, %d invocation(s), %s\n",
+			s.Workflow, s.Components, len(s.Jobs), s.Hops, s.Retries, len(out.Invocations), time.Duration(s.ElapsedMS)*time.Millisecond)
+	default:
 		fmt.Fprintf(w, "\njob %s (key %s): %d hops, %d retries, %d invocation(s), engine %s, %s\n",
 			s.Job, s.Key, s.Hops, s.Retries, len(out.Invocations), s.Engine, time.Duration(s.ElapsedMS)*time.Millisecond)
 	}

@@ -37,7 +37,7 @@ func TestComposeExamples(t *testing.T) {
 			if err := dec.Decode(&plan); err != nil {
 				t.Fatalf("output is not a plan: %v\n%s", err, out)
 			}
-			if plan.Conductor.Exec == nil || plan.Step.Exec == nil || plan.Conductor.Annotations.Get("conductor") != true {
+			if plan.Conductor.Exec == nil || len(plan.Steps) == 0 || plan.Steps[0].Exec == nil || plan.Conductor.Annotations.Get("conductor") != true {
 				t.Errorf("incomplete plan: %+v", plan)
 			}
 		})
@@ -88,11 +88,11 @@ func TestUsage(t *testing.T) {
 		{[]string{}, 2, "Commands:", ""},
 		{[]string{"help"}, 0, "compose", ""},
 		{[]string{"nosuch"}, 2, "", `unknown command "nosuch"`},
-		{[]string{"compose"}, 2, "", "usage: wskx compose POLICY"},
+		{[]string{"compose"}, 2, "", "usage: wskx compose FILE"},
 		{[]string{"compose", "--bogus"}, 2, "", "unknown flag: --bogus"},
 		{[]string{"compose", "/nonexistent.yaml"}, 1, "", "no such file"},
 		{[]string{"version"}, 0, "wskx ", ""},
-		{[]string{"help", "compose"}, 0, "Example:", ""},
+		{[]string{"help", "compose"}, 0, "Examples:", ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -110,7 +110,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	for _, c := range commands() {
 		t.Run(c.name, func(t *testing.T) {
 			out, _, code := runCLI(t, c.name, "--help")
-			if code != 0 || !strings.HasPrefix(out, "Usage: wskx "+c.name) || !strings.Contains(out, "Example:") {
+			if code != 0 || !strings.HasPrefix(out, "Usage: wskx "+c.name) || !strings.Contains(out, "Example") {
 				t.Errorf("exit %d:\n%s", code, out)
 			}
 			if c.summary == "" {

@@ -19,12 +19,14 @@ import (
 func newRunCommand() *command {
 	return &command{
 		name:     "run",
-		usage:    "POLICY [-p KEY VALUE]... [--data DIR] [--apihost HOST --auth KEY | --remote]",
-		summary:  "run a job through its checkpoint chain and print the result (the main job)",
+		usage:    "FILE [-p KEY VALUE]... [--data DIR] [--apihost HOST --auth KEY | --remote]",
+		summary:  "run a workflow or a job to its result and print it (the main job)",
 		preparse: preparseParams,
-		help: `Run is the whole story in one command: it compiles the policy, deploys the
-conductor and step actions, invokes the conductor, follows the chain hop by
-hop and prints the job's result with a per-hop table.
+		help: `Run is the whole story in one command: it compiles the workflow file (or
+single-job policy file), deploys the conductor and step actions, invokes the
+conductor, follows every component and job hop live and prints the result
+with a per-hop table. A workflow's ordinary actions must exist on the
+platform (deploy them with wsk or the API first, or use --apihost).
 
 Without --apihost or --remote it starts the built-in OpenWhisk-compatible
 platform in this process, keeps its records and the checkpoints (file
@@ -37,8 +39,9 @@ The engine is the policy's; "auto" means DMTCP where it is installed (on PATH
 or under WSKX_DMTCP_HOME) and the cooperative engine otherwise. The summary
 line says which one ran.
 
-Example:
-  wskx run examples/compositions/deadline.yaml -p n 30`,
+Examples:
+  wskx run examples/compositions/deadline.yaml -p n 30
+  wskx run examples/compositions/loop.yaml`,
 		flags: func(fs *pflag.FlagSet) func(context.Context, *cliEnv, []string) error {
 			var conn whisk.ConfigFlags
 			conn.Register(fs)
@@ -53,18 +56,18 @@ Example:
 			verbose := fs.BoolP("verbose", "v", false, "log the built-in platform's work to stderr")
 			return func(ctx context.Context, env *cliEnv, args []string) error {
 				if len(args) != 1 {
-					return usagef("expected one policy file")
+					return usagef("expected one workflow or policy file")
 				}
 				values, err := params.values()
 				if err != nil {
 					return err
 				}
-				p, err := policies.Load(args[0])
+				w, err := policies.LoadWorkflow(args[0])
 				if err != nil {
 					return err
 				}
 				if *engine != "" {
-					if p, err = p.With(policies.Overrides{Engine: *engine}, args[0]+" (with --engine)"); err != nil {
+					if w, err = w.With(policies.Overrides{Engine: *engine}, args[0]+" (with --engine)"); err != nil {
 						return err
 					}
 				}
@@ -86,8 +89,10 @@ Example:
 					if dir, err = filepath.Abs(dir); err != nil {
 						return fmt.Errorf("run: %w", err)
 					}
-					p.Storage.URL = "file://" + filepath.Join(dir, "store")
-					p.Job.Dir = filepath.Join(dir, "jobs")
+					ov := policies.Overrides{StorageURL: "file://" + filepath.Join(dir, "store"), Dir: filepath.Join(dir, "jobs")}
+					if w, err = w.With(ov, args[0]); err != nil {
+						return err
+					}
 					logger := slog.New(slog.DiscardHandler)
 					if *verbose {
 						logger = slog.New(slog.NewTextHandler(env.stderr, nil))
@@ -107,7 +112,7 @@ Example:
 						return err
 					}
 				}
-				plan, err := composer.Compile(p, composer.Options{Namespace: api.Namespace()})
+				plan, err := composer.CompileWorkflow(w, composer.Options{Namespace: api.Namespace()})
 				if err != nil {
 					return err
 				}
