@@ -58,16 +58,14 @@ type Composition struct {
 	Conductor string   // the conductor's name as the user gave it
 	Steps     []string // the step actions' fully qualified names, one per job
 	Policy    string   // the workflow's (or policy's) name
+	// Workflow says the conductor runs a workflow, whose components may be
+	// any action, rather than a single job's steps.
+	Workflow bool
 }
 
 // CompositionOf is what a plan deploys.
-func CompositionOf(plan *composer.Plan) Composition {
-	c := Composition{Conductor: plan.Conductor.Name}
-	c.Policy, _ = plan.Conductor.Annotations.Get("wskx-policy").(string)
-	for _, s := range plan.Steps {
-		c.Steps = append(c.Steps, "/"+s.Namespace+"/"+s.Name)
-	}
-	return c
+func CompositionOf(plan *composer.Plan) (Composition, error) {
+	return compositionOf(plan.Conductor.Name, &plan.Conductor)
 }
 
 // Lookup reads a deployed conductor and finds its step action, so that a
@@ -77,6 +75,10 @@ func Lookup(ctx context.Context, api API, conductor string) (Composition, error)
 	if err != nil {
 		return Composition{}, fmt.Errorf("lookup %s: %w", conductor, err)
 	}
+	return compositionOf(conductor, a)
+}
+
+func compositionOf(conductor string, a *whisk.Action) (Composition, error) {
 	if a.Exec == nil || a.Exec.Code == "" {
 		return Composition{}, fmt.Errorf("lookup %s: not a wskx conductor (no code)", conductor)
 	}
@@ -89,5 +91,5 @@ func Lookup(ctx context.Context, api API, conductor string) (Composition, error)
 		return Composition{}, fmt.Errorf("lookup %s: %w", conductor, err)
 	}
 	policy, _ := a.Annotations.Get("wskx-policy").(string)
-	return Composition{Conductor: conductor, Steps: steps, Policy: policy}, nil
+	return Composition{Conductor: conductor, Steps: steps, Policy: policy, Workflow: code.Workflow != nil && !code.Workflow.Single}, nil
 }

@@ -72,7 +72,7 @@ func Follow(ctx context.Context, api API, comp Composition, primary string, ever
 			return out, fmt.Errorf("follow %s: %w", current, err)
 		}
 		// Collect the steps that ended so far, the finished invocation's too.
-		if err := collectHops(ctx, api, steps, conductor, since, out, seen, onHop); err != nil {
+		if err := collectHops(ctx, api, comp.Workflow, steps, conductor, since, out, seen, onHop); err != nil {
 			return out, err
 		}
 		if done {
@@ -104,9 +104,9 @@ func Follow(ctx context.Context, api API, comp Composition, primary string, ever
 // followed invocations that it has not seen yet, oldest first. A single
 // job's steps are listed by name; a workflow's components can be any
 // action, so its listing is the namespace's.
-func collectHops(ctx context.Context, api API, steps map[string]bool, conductor string, since int64, out *Outcome, seen map[string]bool, onHop func(Hop)) error {
+func collectHops(ctx context.Context, api API, workflow bool, steps map[string]bool, conductor string, since int64, out *Outcome, seen map[string]bool, onHop func(Hop)) error {
 	opts := whisk.ActivationListOptions{Since: since, Docs: true, Limit: 200}
-	if len(steps) == 1 {
+	if !workflow && len(steps) == 1 {
 		for s := range steps {
 			opts.Name = s
 		}

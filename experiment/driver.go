@@ -168,7 +168,10 @@ func (o *OpenWhisk) runChain(ctx context.Context, plan *composer.Plan, r Run, si
 	if err != nil {
 		return nil, err
 	}
-	comp := chain.CompositionOf(plan)
+	comp, err := chain.CompositionOf(plan)
+	if err != nil {
+		return nil, err
+	}
 	out, err := chain.Follow(ctx, o.API, comp, inv.ActivationID, pollEvery, nil)
 	if err != nil {
 		return nil, err
