@@ -14,7 +14,7 @@ endif
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 5m
 
-.PHONY: help build workloads blobservers test lint run experiment bench fuzz fuzz-short clean
+.PHONY: help build workloads blobservers test lint run run-workflow experiment bench fuzz fuzz-short clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,6 +52,9 @@ fuzz-short: ## every fuzz target for 10s each (the end of make test)
 
 run: build workloads ## the main job: a long job through a checkpoint chain on the built-in platform
 	$(BIN) run examples/compositions/deadline.yaml
+
+run-workflow: build workloads ## a workflow: nodejs actions around a long job, on the built-in platform
+	$(BIN) run examples/compositions/pipeline.yaml
 
 experiment: build workloads ## run the default trilemma experiment and regenerate docs/trilemma.md
 	rm -rf out/experiment

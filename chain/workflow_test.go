@@ -340,6 +340,6 @@ func allDerived(t *testing.T, api *whisk.Client, invocations []string) []whisk.A
 			break
 		}
 	}
-	slices.SortFunc(all, func(a, b whisk.Activation) int { return int(a.Start - b.Start) })
+	slices.SortFunc(all, byStart)
 	return all
 }
