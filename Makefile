@@ -14,7 +14,7 @@ endif
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 5m
 
-.PHONY: help build workloads blobservers test lint run run-workflow experiment bench fuzz fuzz-short clean
+.PHONY: help build workloads blobservers npmtools test lint run run-workflow experiment bench fuzz fuzz-short clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,7 +33,10 @@ lint: ## gofmt and go vet
 blobservers: ## install Azurite, versitygw and fake-gcs-server (pinned) into ~/.cache/wskx
 	bash scripts/blobservers.sh install
 
-test: lint workloads blobservers ## run every test; the storage tests start the blob servers on loopback
+npmtools: ## install openwhisk-composer and the openwhisk client (pinned, npm) into ~/.cache/wskx/npm
+	bash scripts/npmtools.sh install
+
+test: lint workloads blobservers npmtools ## run every test; the storage tests start the blob servers on loopback
 	# One package at a time: the chain tests time checkpoints against short
 	# action limits, and the storage tests move 300 MB objects.
 	$(GO) test -p 1 -count=1 -timeout 45m ./...

@@ -77,8 +77,8 @@ func startPlatform(t *testing.T, dir string) *env {
 
 // startPlatformWith starts a platform whose containers get extra in their
 // environment (DMTCP's home is added when found), with a composition
-// length limit (0: OpenWhisk's 50).
-func startPlatformWith(t *testing.T, dir string, extra map[string]string, lengthLimit int) *env {
+// length limit (0: OpenWhisk's 50); edits change its options further.
+func startPlatformWith(t *testing.T, dir string, extra map[string]string, lengthLimit int, edits ...func(*local.Options)) *env {
 	t.Helper()
 	envs := map[string]string{}
 	for k, v := range extra {
@@ -87,9 +87,13 @@ func startPlatformWith(t *testing.T, dir string, extra map[string]string, length
 	if h, ok := dmtcpHome(); ok {
 		envs["WSKX_DMTCP_HOME"] = h
 	}
-	lp, err := local.Start(context.Background(), local.Options{
+	opts := local.Options{
 		DataDir: filepath.Join(dir, "platform"), Runtime: wskxBin, Env: envs, LengthLimit: lengthLimit,
-	})
+	}
+	for _, edit := range edits {
+		edit(&opts)
+	}
+	lp, err := local.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

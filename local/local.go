@@ -31,6 +31,12 @@ type Options struct {
 	// CacheDir holds what containers install once (the openwhisk npm
 	// package); under DataDir by default.
 	CacheDir string
+	// NodePath is the node_modules directory holding the openwhisk npm
+	// package that nodejs actions require('openwhisk') from (as
+	// scripts/npmtools.sh installs it; wskx reads WSKX_NODE_PATH). Empty:
+	// the pool installs the package under CacheDir with npm the first
+	// time a nodejs action runs. See container.Config.NodePath.
+	NodePath string
 	// Images maps further blackbox images to local commands.
 	Images map[string][]string
 	// Key is the key ("uuid:secret") of the user guest. By default the
@@ -84,6 +90,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		Images:   opts.Images,
 		Wskx:     opts.Runtime,
 		CacheDir: cache,
+		NodePath: opts.NodePath,
 		Env:      opts.Env,
 		Logger:   opts.Logger,
 	})

@@ -1,9 +1,12 @@
 package platform
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 
+	"github.com/wskx/wskx/internal/npmtest"
+	"github.com/wskx/wskx/platform/container"
 	"github.com/wskx/wskx/whisk"
 )
 
@@ -92,4 +95,41 @@ func TestTripleAndIncrement(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRequireOpenwhisk: a nodejs action requires the openwhisk client as
+// on OpenWhisk's nodejs runtimes, from the pool's configured node path
+// (scripts/npmtools.sh installs it), and the client it builds from the
+// activation's environment reaches this platform.
+func TestRequireOpenwhisk(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed: nodejs actions cannot run")
+	}
+	dir, err := npmtest.NodePath()
+	if err != nil {
+		t.Skip(err)
+	}
+	pool, err := container.NewPool(container.Config{Wskx: os.Args[0], CacheDir: t.TempDir(), NodePath: dir,
+		NPM: "/nonexistent/npm", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	env := startPlatform(t, Config{Runner: pool})
+	ctx := ctxT(t)
+	mustPut(t, env.c, "hello", nodeAction(`function main() { return {hello: 'world'} }`))
+	// provide-api-key gives the action __OW_API_KEY, as composer's
+	// conductors ask.
+	a := nodeAction(`const openwhisk = require('openwhisk')
+function main() {
+  return openwhisk().actions.invoke({name: 'hello', blocking: true, result: true})
+    .then(r => ({type: typeof openwhisk, version: require('openwhisk/package.json').version, hello: r.hello}))
+}`)
+	a.Annotations = whisk.KeyValues{{Key: "provide-api-key", Value: true}}
+	mustPut(t, env.c, "typeof", a)
+	inv, err := env.c.Invoke(ctx, "typeof", nil, whisk.InvokeOptions{Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEqual(t, inv.Activation.Response.Result, `{"type":"function","version":"`+container.OpenWhiskNPMVersion+`","hello":"world"}`)
 }

@@ -64,7 +64,8 @@ Example:
 				}
 				lp, err := local.Start(ctx, local.Options{
 					DataDir: filepath.Join(dir, "platform"), Runtime: *runtime, Logger: logger,
-					Env: passEnv(env, "WSKX_DMTCP_HOME"),
+					NodePath: env.getenv("WSKX_NODE_PATH"),
+					Env:      passEnv(env, "WSKX_DMTCP_HOME"),
 				})
 				if err != nil {
 					return err

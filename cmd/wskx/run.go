@@ -99,7 +99,8 @@ Examples:
 					}
 					lp, err := local.Start(ctx, local.Options{
 						DataDir: filepath.Join(dir, "platform"), Runtime: *runtime, Logger: logger,
-						Env: passEnv(env, "WSKX_DMTCP_HOME", "WSKX_ENCRYPTION_KEY"),
+						NodePath: env.getenv("WSKX_NODE_PATH"),
+						Env:      passEnv(env, "WSKX_DMTCP_HOME", "WSKX_ENCRYPTION_KEY"),
 					})
 					if err != nil {
 						return err

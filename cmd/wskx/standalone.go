@@ -18,7 +18,7 @@ import (
 func newStandaloneCommand() *command {
 	return &command{
 		name:    "standalone",
-		usage:   "[--port 3233] [--data DIR] [--auth KEY] [--wskprops FILE] [--image NAME=COMMAND]... [--length-limit 50]",
+		usage:   "[--port 3233] [--data DIR] [--auth KEY] [--wskprops FILE] [--image NAME=COMMAND]... [--length-limit 50] [--node-path DIR]",
 		summary: "run the local OpenWhisk-compatible platform",
 		help: `Standalone runs wskx's own OpenWhisk-compatible platform on 127.0.0.1: the
 REST API v1 (actions, invocations, activations), sequences and conductor
@@ -36,6 +36,13 @@ without --data they live in a temporary directory removed at exit.
 through WSK_CONFIG_FILE. --image maps a blackbox image to a local command
 that serves the action protocol; repeat it for more images.
 
+Nodejs actions can require('openwhisk'), as on OpenWhisk's nodejs
+runtimes: --node-path (default $WSKX_NODE_PATH) names the node_modules
+directory that holds the openwhisk npm package (scripts/npmtools.sh
+install puts one in ~/.cache/wskx/npm/openwhisk@VERSION/node_modules).
+Without it the platform installs the package with npm into --data the
+first time a nodejs action runs.
+
 Example:
   wskx standalone --data ~/.wskx/standalone --wskprops ~/.wskprops-local`,
 		flags: func(fs *pflag.FlagSet) func(context.Context, *cliEnv, []string) error {
@@ -45,6 +52,7 @@ Example:
 			auth := fs.String("auth", "", "the key (uuid:secret) of the user guest (default: generated and kept in --data)")
 			images := fs.StringArray("image", nil, "map a blackbox image to a local command: NAME=COMMAND")
 			length := fs.Int("length-limit", 50, "sequence and conductor length limit n")
+			nodePath := fs.String("node-path", "", "node_modules directory with the openwhisk npm package for nodejs actions (default $WSKX_NODE_PATH)")
 			return func(ctx context.Context, env *cliEnv, args []string) error {
 				if len(args) != 0 {
 					return usagef("unexpected arguments %q", args)
@@ -59,8 +67,11 @@ Example:
 				if err != nil {
 					return err
 				}
+				if *nodePath == "" {
+					*nodePath = env.getenv("WSKX_NODE_PATH")
+				}
 				return runStandalone(ctx, env, standaloneOptions{
-					port: *port, data: *data, auth: *auth, wskprops: *props, images: imageMap, lengthLimit: *length})
+					port: *port, data: *data, auth: *auth, wskprops: *props, images: imageMap, lengthLimit: *length, nodePath: *nodePath})
 			}
 		},
 	}
@@ -73,6 +84,7 @@ type standaloneOptions struct {
 	wskprops    string
 	images      map[string][]string
 	lengthLimit int
+	nodePath    string
 }
 
 // parseImages reads NAME=COMMAND flags; COMMAND is split at white space.
@@ -106,6 +118,7 @@ func runStandalone(ctx context.Context, env *cliEnv, o standaloneOptions) error 
 		Images:      o.images,
 		Key:         o.auth,
 		LengthLimit: o.lengthLimit,
+		NodePath:    o.nodePath,
 		Logger:      logger,
 	})
 	if err != nil {

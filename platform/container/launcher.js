@@ -21,7 +21,8 @@ function flag(name) {
 const port = Number(flag('--port') || 8080);
 const openwhiskMissing = flag('--openwhisk-missing');
 
-// When the openwhisk package could not be installed, say why on require.
+// When the openwhisk package is unavailable (not installed, or not on the
+// configured node path), say why on require.
 if (openwhiskMissing) {
   const resolve = Module._resolveFilename;
   Module._resolveFilename = function (request, ...rest) {
@@ -29,7 +30,7 @@ if (openwhiskMissing) {
       return resolve.call(this, request, ...rest);
     } catch (e) {
       if (request === 'openwhisk') {
-        e.message = "Cannot find module 'openwhisk': the local platform could not install it (" + openwhiskMissing + ')';
+        e.message = "Cannot find module 'openwhisk': " + openwhiskMissing;
       }
       throw e;
     }

@@ -53,7 +53,16 @@ func (n *nodeSupport) command(ctx context.Context) ([]string, []string, error) {
 	}
 	if !n.tried {
 		n.tried = true
-		n.modules, n.npmErr = n.install(context.WithoutCancel(ctx))
+		if cfg.NodePath != "" {
+			if n.npmErr = checkNodePath(cfg.NodePath); n.npmErr == nil {
+				n.modules = cfg.NodePath
+			}
+		} else {
+			n.modules, n.npmErr = n.install(context.WithoutCancel(ctx))
+			if n.npmErr != nil {
+				n.npmErr = fmt.Errorf("the local platform could not install it (%w)", n.npmErr)
+			}
+		}
 		if n.npmErr != nil {
 			n.pool.log.Warn("openwhisk npm package unavailable; nodejs actions that require it will fail", "err", n.npmErr)
 		}
@@ -62,10 +71,21 @@ func (n *nodeSupport) command(ctx context.Context) ([]string, []string, error) {
 	var env []string
 	if n.modules != "" {
 		env = append(env, "NODE_PATH="+n.modules)
-	} else if n.npmErr != nil {
+	}
+	if n.npmErr != nil {
 		argv = append(argv, "--openwhisk-missing", n.npmErr.Error())
 	}
 	return argv, env, nil
+}
+
+// checkNodePath says whether a configured NodePath holds the openwhisk
+// package; its error is what require('openwhisk') reports.
+func checkNodePath(dir string) error {
+	pkg := filepath.Join(dir, "openwhisk", "package.json")
+	if _, err := os.Stat(pkg); err != nil {
+		return fmt.Errorf("the platform's node path %s has no openwhisk package (no %s); install it with scripts/npmtools.sh install, or point the node path (wskx standalone --node-path, WSKX_NODE_PATH) at the node_modules directory that holds it", dir, pkg)
+	}
+	return nil
 }
 
 // shareNode rewrites a nodejs container's command for the unprivileged
@@ -99,8 +119,9 @@ func (p *Pool) shareNode(argv, env []string) ([]string, []string, error) {
 }
 
 // PrepareNode writes the Node.js launcher and installs the openwhisk npm
-// package now rather than at the first nodejs activation. It reports
-// whether the package is available.
+// package (or checks Config.NodePath) now rather than at the first nodejs
+// activation. It reports whether the package is available: its error is
+// what require('openwhisk') says in a nodejs action.
 func (p *Pool) PrepareNode(ctx context.Context) error {
 	if _, _, err := p.node.command(ctx); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wskx/wskx/internal/npmtest"
 	"github.com/wskx/wskx/internal/proctest"
 	"github.com/wskx/wskx/whisk"
 )
@@ -130,6 +131,68 @@ func TestNodejsWithoutNPM(t *testing.T) {
 	plain := spec(whisk.Exec{Kind: "nodejs:20", Code: "function main() { return {plain: true} }"}, 20000, 256)
 	if out := run(t, p, plain, map[string]any{}); string(out.Result) != `{"plain":true}` {
 		t.Errorf("action without require: %s", out.Result)
+	}
+}
+
+// TestNodejsNodePath runs require('openwhisk') from the configured node
+// path, as scripts/npmtools.sh installs it, and installs nothing.
+func TestNodejsNodePath(t *testing.T) {
+	needNode(t)
+	dir, err := npmtest.NodePath()
+	if err != nil {
+		t.Skip(err)
+	}
+	p := newPool(t, func(c *Config) {
+		c.NodePath = dir
+		c.NPM = filepath.Join(t.TempDir(), "no-npm") // the pool must not need it
+		c.CacheDir = t.TempDir()
+	})
+	if err := p.PrepareNode(context.Background()); err != nil {
+		t.Fatalf("PrepareNode: %v", err)
+	}
+	code := `const openwhisk = require('openwhisk');
+function main() {
+  return {type: typeof openwhisk, invoke: typeof openwhisk({apihost: 'http://127.0.0.1:1', api_key: 'u:k'}).actions.invoke,
+    version: require('openwhisk/package.json').version, from: require.resolve('openwhisk')};
+}`
+	out := run(t, p, spec(whisk.Exec{Kind: "nodejs:20", Code: code}, 20000, 256), map[string]any{})
+	m := resultMap(t, out)
+	if m["type"] != "function" || m["invoke"] != "function" || m["version"] != OpenWhiskNPMVersion {
+		t.Fatalf("result %s (status %d, logs %q), want openwhisk@%s's functions", out.Result, out.StatusCode, out.Logs, OpenWhiskNPMVersion)
+	}
+	if _, err := os.Stat(filepath.Join(p.cfg.CacheDir, "npm")); !os.IsNotExist(err) {
+		t.Errorf("the pool installed packages although NodePath is set (%v)", err)
+	}
+}
+
+// TestNodejsNodePathMissing: a node path without the package is not an
+// install failure: require says which directory lacks it and how to fix
+// it, and other actions run.
+func TestNodejsNodePathMissing(t *testing.T) {
+	needNode(t)
+	for name, dir := range map[string]string{"empty": t.TempDir(), "absent": filepath.Join(t.TempDir(), "absent")} {
+		t.Run(name, func(t *testing.T) {
+			p := newPool(t, func(c *Config) {
+				c.NodePath = dir
+				c.NPM = filepath.Join(t.TempDir(), "no-npm")
+				c.CacheDir = t.TempDir()
+			})
+			if err := p.PrepareNode(context.Background()); err == nil || !strings.Contains(err.Error(), dir) {
+				t.Errorf("PrepareNode: %v, want an error naming %s", err, dir)
+			}
+			s := spec(whisk.Exec{Kind: "nodejs:20", Code: "const ow = require('openwhisk'); function main() { return {} }"}, 20000, 256)
+			out := run(t, p, s, map[string]any{})
+			msg := errorText(t, out)
+			for _, want := range []string{"Cannot find module 'openwhisk'", "node path " + dir + " has no openwhisk package", "scripts/npmtools.sh install"} {
+				if out.StatusCode != StatusDevError || !strings.Contains(msg, want) {
+					t.Errorf("require without the package: status %d, error %q lacks %q", out.StatusCode, msg, want)
+				}
+			}
+			plain := spec(whisk.Exec{Kind: "nodejs:20", Code: "function main() { return {plain: true} }"}, 20000, 256)
+			if out := run(t, p, plain, map[string]any{}); string(out.Result) != `{"plain":true}` {
+				t.Errorf("action without require: %s", out.Result)
+			}
+		})
 	}
 }
 

@@ -68,6 +68,15 @@ type Config struct {
 	// OpenWhiskNPM is the version of the openwhisk npm package installed
 	// for nodejs actions (default OpenWhiskNPMVersion).
 	OpenWhiskNPM string
+	// NodePath is a node_modules directory that holds the openwhisk npm
+	// package (as scripts/npmtools.sh installs it), put on nodejs
+	// actions' NODE_PATH so that they require('openwhisk') as on
+	// OpenWhisk's nodejs runtimes. When it is set the pool installs
+	// nothing itself, and a NodePath without the package makes
+	// require('openwhisk') fail saying so. Empty: the pool installs
+	// openwhisk@OpenWhiskNPM under CacheDir with NPM at the first nodejs
+	// container.
+	NodePath string
 	// Logger receives the pool's own logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -146,6 +155,14 @@ func NewPool(cfg Config) (*Pool, error) {
 	}
 	if cfg.OpenWhiskNPM == "" {
 		cfg.OpenWhiskNPM = OpenWhiskNPMVersion
+	}
+	if cfg.NodePath != "" {
+		// Containers run in folders of their own.
+		abs, err := filepath.Abs(cfg.NodePath)
+		if err != nil {
+			return nil, fmt.Errorf("node path: %w", err)
+		}
+		cfg.NodePath = abs
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

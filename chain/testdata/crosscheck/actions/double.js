@@ -1,0 +1,4 @@
+// double doubles value.
+function main (params) {
+  return { value: params.value * 2 }
+}

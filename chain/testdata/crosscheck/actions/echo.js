@@ -1,0 +1,4 @@
+// echo returns its input.
+function main (params) {
+  return params
+}

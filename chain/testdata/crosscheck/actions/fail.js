@@ -1,0 +1,4 @@
+// fail always fails, naming the value it got.
+function main (params) {
+  return { error: 'fail at value ' + params.value }
+}

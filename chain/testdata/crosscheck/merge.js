@@ -1,0 +1,4 @@
+const composer = require('openwhisk-composer')
+
+// merge: the components' result laid over the input.
+module.exports = composer.merge('double', params => ({ doubled: params.value }))
