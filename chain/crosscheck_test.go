@@ -183,15 +183,12 @@ func deployCrossActions(t *testing.T, ctx context.Context, api *whisk.Client, na
 }
 
 // TestCrosscheck runs every case through openwhisk-composer's conductor
-// and checks cases.json's results; with -tags wskxworkflows it runs the
-// same cases as wskx workflows and requires composer's results of them.
+// and checks cases.json's results, then runs the same cases as wskx
+// workflows and requires composer's results of them.
 func TestCrosscheck(t *testing.T) {
 	tools, err := npmtest.Find()
 	if err != nil {
 		t.Skipf("openwhisk-composer cross-check needs node, openwhisk-composer and the openwhisk client: %v", err)
-	}
-	if !wskxHalf {
-		t.Log("the wskx half is not built: run with -tags wskxworkflows once policies.LoadWorkflow, composer.CompileWorkflow and chain.Deploy of a workflow plan are in the tree")
 	}
 	file := loadCrossCases(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -1,4 +1,3 @@
-
 package chain_test
 
 import (
@@ -12,9 +11,6 @@ import (
 	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
 )
-
-// wskxHalf: this file is built (-tags wskxworkflows).
-const wskxHalf = true
 
 // crosscheckWskx loads NAME.yaml as a wskx workflow, deploys it as
 // wx-NAME, invokes it with each input of the case and requires the result
