@@ -22,8 +22,7 @@ import (
 // deploy commands as its nodejs conductor, cc-NAME) and as wskx workflow
 // files (NAME.yaml, deployed as wx-NAME), run on the built-in platform
 // with the same inputs. Composer's results must be the ones cases.json
-// states, and wskx's must be composer's (crosscheck_wskx_test.go, built
-// with -tags wskxworkflows until the workflow API is in the tree).
+// states, and wskx's must be composer's (crosscheck_wskx_test.go).
 
 const crossDir = "testdata/crosscheck"
 
