@@ -79,10 +79,7 @@ func Follow(ctx context.Context, api API, comp Composition, primary string, ever
 			out.Result = rec.Response.Result
 			out.Success = rec.Response.Success
 			out.Status = rec.Response.Status
-			var res map[string]json.RawMessage
-			_ = json.Unmarshal(rec.Response.Result, &res)
-			var s hop.Summary
-			if raw, ok := res[hop.StateKey]; ok && json.Unmarshal(raw, &s) == nil {
+			if s, ok := hop.SummaryOfResult(rec.Response.Result); ok {
 				out.Summary = &s
 				if s.Continued != "" {
 					current = s.Continued
@@ -148,8 +145,7 @@ func HopOf(r whisk.Activation) Hop {
 	h := Hop{Invocation: r.Cause, Activation: r.ActivationID, Start: r.Start, End: r.End, Duration: r.Duration, Status: r.Response.Status}
 	var res map[string]json.RawMessage
 	_ = json.Unmarshal(r.Response.Result, &res)
-	var rep hop.Report
-	if raw, ok := res[hop.StepKey]; ok && json.Unmarshal(raw, &rep) == nil {
+	if rep, ok := hop.ReportOfResult(r.Response.Result); ok {
 		h.Status, h.Engine, h.Generation, h.Cause, h.Metrics = string(rep.Status), rep.Engine, rep.Generation, rep.Cause, rep.Metrics
 		h.Hop, h.Attempt, h.Restored = rep.Hop, rep.Attempt, rep.Restored
 	} else if raw, ok := res["error"]; ok {

@@ -136,12 +136,10 @@ func readState(e Env, input map[string]any) (carried, phase, error) {
 	if !ok {
 		return st, phaseFirst, nil
 	}
-	if m, isMap := raw.(map[string]any); isMap {
-		if _, isSummary := m["hops"]; isSummary {
-			// The summary of an earlier wskx workflow whose result is this
-			// invocation's input (a sequence of two): not a state.
-			return st, phaseFirst, nil
-		}
+	if hop.IsSummary(raw) {
+		// The summary of an earlier wskx workflow whose result is this
+		// invocation's input (a sequence of two): not a state.
+		return st, phaseFirst, nil
 	}
 	ph := phaseFirst
 	if err := hop.Open(e.Secret, hop.PurposeState, raw, &st); err == nil {
@@ -415,14 +413,6 @@ func errorText(e any) string {
 	}
 	b, _ := json.Marshal(e)
 	return string(b)
-}
-
-func remarshal(in, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
 }
 
 func marshal(v any) (string, error) {

@@ -387,3 +387,11 @@ func TestDecideRejectsReservedParameter(t *testing.T) {
 		t.Errorf("result = %v", d.Result)
 	}
 }
+
+func remarshal(in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}

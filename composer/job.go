@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -180,12 +179,7 @@ func call(e Env, st carried, wait time.Duration) Decision {
 		Job: job.Job, Key: job.Key, Hop: job.Hop, Attempt: job.Attempt, Generation: job.Generation,
 		Started: job.Started, BackoffMS: wait.Milliseconds(), Last: job.Last, Chain: job.Chain, FromRecord: job.FromRecord,
 	}
-	params := maps.Clone(job.Params)
-	if params == nil {
-		params = map[string]any{}
-	}
-	params[hop.StepKey] = req
-	return emit(e, st, e.Flow.jobs[job.Node].step, params, pending{WaitMS: wait.Milliseconds()})
+	return emit(e, st, e.Flow.jobs[job.Node].step, hop.WithRequest(job.Params, req), pending{WaitMS: wait.Milliseconds()})
 }
 
 // fail is a job's error dictionary, saying where to resume. OpenWhisk

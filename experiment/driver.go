@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -196,11 +195,7 @@ func (o *OpenWhisk) runChain(ctx context.Context, plan *composer.Plan, r Run, si
 // baseline, or as the first hop of a self-invoking chain.
 func (o *OpenWhisk) runSteps(ctx context.Context, plan *composer.Plan, r Run, since int64, mode string, res *Result) ([]whisk.Activation, error) {
 	id := uuid.NewString()
-	params := maps.Clone(map[string]any(r.Args))
-	if params == nil {
-		params = map[string]any{}
-	}
-	params[hop.StepKey] = hop.Request{Job: id, Key: id, Hop: 1, Attempt: 1, Started: time.Now().UnixMilli()}
+	params := hop.WithRequest(r.Args, hop.Request{Job: id, Key: id, Hop: 1, Attempt: 1, Started: time.Now().UnixMilli()})
 	inv, err := o.API.Invoke(ctx, plan.Steps[0].Name, params, whisk.InvokeOptions{})
 	if err != nil {
 		return nil, err

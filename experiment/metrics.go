@@ -75,27 +75,7 @@ func MemoryMB(a whisk.Activation) int {
 
 // Report returns the step report in a record's result, found either at the
 // top level or inside an error object, and whether there is one.
-func Report(a whisk.Activation) (hop.Report, bool) {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(a.Response.Result, &top) != nil {
-		return hop.Report{}, false
-	}
-	raw, ok := top[hop.StepKey]
-	if !ok {
-		var e map[string]json.RawMessage
-		if json.Unmarshal(top["error"], &e) != nil {
-			return hop.Report{}, false
-		}
-		if raw, ok = e[hop.StepKey]; !ok {
-			return hop.Report{}, false
-		}
-	}
-	var r hop.Report
-	if json.Unmarshal(raw, &r) != nil || r.Status == "" {
-		return hop.Report{}, false
-	}
-	return r, true
-}
+func Report(a whisk.Activation) (hop.Report, bool) { return hop.ReportOfResult(a.Response.Result) }
 
 // Interval is a half-open span of time [Start, End) in epoch ms.
 type Interval struct{ Start, End int64 }

@@ -144,21 +144,3 @@ func (r Report) Verify(secret []byte, output map[string]any) error {
 	}
 	return nil
 }
-
-// DecodeReport reads the report under StepKey of a step's result (or of a
-// conductor run's input, where the step's result arrives). ok is false
-// when there is none.
-func DecodeReport(m map[string]any) (r Report, ok bool, err error) {
-	raw, ok := m[StepKey]
-	if !ok {
-		return r, false, nil
-	}
-	b, err := json.Marshal(raw)
-	if err == nil {
-		err = json.Unmarshal(b, &r)
-	}
-	if err != nil {
-		return r, true, fmt.Errorf("report: %w", err)
-	}
-	return r, true, nil
-}

@@ -170,17 +170,11 @@ func (s *Step) Run(ctx context.Context, act Activation, params map[string]any) (
 // parse reads the request and the job's parameters.
 func (h *hopRun) parse(params map[string]any) error {
 	h.params = hop.StripReserved(params)
-	if raw, ok := params[hop.StepKey]; ok {
-		b, err := json.Marshal(raw)
-		if err == nil {
-			err = json.Unmarshal(b, &h.req)
-		}
-		if err != nil {
-			return fmt.Errorf("the %s parameter is not a step request: %v", hop.StepKey, err)
-		}
-	} else {
-		h.oneShot = true
+	req, ok, err := hop.RequestOf(params)
+	if err != nil {
+		return err
 	}
+	h.req, h.oneShot = req, !ok
 	if h.req.Job == "" {
 		h.req.Job = "j" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	}
@@ -406,8 +400,7 @@ func (h *hopRun) answer(out map[string]any) map[string]any {
 			h.log.Error("sign report", "err", err)
 		}
 	}
-	out[hop.StepKey] = h.rep
-	return out
+	return hop.WithReport(out, h.rep)
 }
 
 // warn records damage found in storage and worked around, in the log and
@@ -442,8 +435,8 @@ func (h *hopRun) failed(cause string, retryable bool) map[string]any {
 		h.log.Warn("hop failed", "cause", cause, "retryable", retryable)
 	}
 	if h.oneShot {
-		r := h.answer(nil)
-		return map[string]any{"error": map[string]any{"message": cause, hop.StepKey: r[hop.StepKey]}}
+		h.answer(nil)
+		return hop.ErrorWithReport(cause, h.rep)
 	}
 	return h.answer(nil)
 }

@@ -256,9 +256,7 @@ func (h *hopRun) invokeNext(ctx context.Context) error {
 	req.BackoffMS = 0
 	req.Generation = h.rep.Generation
 	req.Last = h.rep.Metrics
-	params := maps.Clone(h.params)
-	params[hop.StepKey] = req
-	id, err := inv.InvokeAsync(ctx, h.act.ActionName, params)
+	id, err := inv.InvokeAsync(ctx, h.act.ActionName, hop.WithRequest(h.params, req))
 	if err != nil {
 		return err
 	}
