@@ -37,6 +37,10 @@ type Hop struct {
 	Metrics    hop.Metrics `json:"metrics"`
 }
 
+// StatusHandedOver is the status of the line Follow passes to onHop when
+// an invocation hands the workflow to the next one at the length limit.
+const StatusHandedOver = "handed over"
+
 // Outcome is how a followed job ended.
 type Outcome struct {
 	Invocations []string        `json:"invocations"` // every conductor invocation, in order
@@ -82,6 +86,11 @@ func Follow(ctx context.Context, api API, comp Composition, primary string, ever
 			if s, ok := hop.SummaryOfResult(rec.Response.Result); ok {
 				out.Summary = &s
 				if s.Continued != "" {
+					if onHop != nil {
+						// Not a component: the watch shows where the workflow went.
+						onHop(Hop{Invocation: current, Activation: s.Continued, Action: comp.Conductor, Status: StatusHandedOver,
+							Component: true, Start: rec.End, End: rec.End})
+					}
 					current = s.Continued
 					out.Invocations = append(out.Invocations, current)
 					continue

@@ -10,6 +10,11 @@ import (
 // WriteHopLine prints one component as the watch shows it live: a job's
 // hop, or an ordinary action with its status and billed time.
 func WriteHopLine(w io.Writer, h Hop, chainStart int64) {
+	if h.Status == StatusHandedOver {
+		el := time.Duration(h.End-chainStart) * time.Millisecond
+		fmt.Fprintf(w, "handed over at the composition length limit: invocation %s goes on (elapsed %s)\n", h.Activation, el.Round(100*time.Millisecond))
+		return
+	}
 	if h.Component {
 		el := time.Duration(h.End-chainStart) * time.Millisecond
 		fmt.Fprintf(w, "action %-26s %-12s elapsed %-7s billed %s%s\n", h.Action, h.Status, el.Round(100*time.Millisecond), ms(h.Duration), causeSuffix(h))
