@@ -182,156 +182,18 @@ func (p *Policy) decode(d *decoder, root *yaml.Node) {
 		LengthLimit: DefaultLengthLimit, OnLengthLimit: DefaultOnLengthLimit,
 	}
 	p.Storage = Storage{URL: DefaultStorageURL, Checksum: DefaultChecksum, Keep: DefaultKeep, RetainFinished: DefaultRetainFinished}
-	var jobNode, ckptNode, marginNode *yaml.Node
-	// Where the chain's limits stand, for the checks across fields.
-	var timeoutNode, lengthNode, maxRetriesNode, backoffNode, maxBackoffNode *yaml.Node
 	d.nodes = map[string]*yaml.Node{}
 	p.nodes = d.nodes
-	hasCheckpoint := false
-
-	d.mapping(root, "", map[string]func(*yaml.Node, string){
-		"name": func(n *yaml.Node, path string) {
-			if v, ok := d.str(n, path); ok {
-				if !actionName.MatchString(v) {
-					d.errorf(n, path, "expected an OpenWhisk action name (letters, digits, _ @ . -, not starting with a symbol), got %q", v)
-				}
-				p.Name = v
-			}
-		},
-		"description": func(n *yaml.Node, path string) { p.Description, _ = d.str(n, path) },
-		"params":      func(n *yaml.Node, path string) { p.Params = d.anyMap(n, path) },
-		"job": func(n *yaml.Node, path string) {
-			jobNode = n
-			d.mapping(n, path, map[string]func(*yaml.Node, string){
-				"command": func(n *yaml.Node, path string) { p.Job.Command = d.command(n, path) },
-				"engine": func(n *yaml.Node, path string) {
-					p.Job.Engine, _ = d.oneOf(n, path, EngineDMTCP, EngineCooperative, EngineNone, EngineAuto)
-				},
-				"timeout": func(n *yaml.Node, path string) {
-					timeoutNode = n
-					if v, ok := d.duration(n, path); ok {
-						if v < MinTimeout || v > MaxTimeout {
-							d.errorf(n, path, "expected a time limit from %s to %s (OpenWhisk's bounds), got %s", MinTimeout, MaxTimeout, n.Value)
-						}
-						p.Job.Timeout = v
-					}
-				},
-				"memory": func(n *yaml.Node, path string) {
-					if v, ok := d.integer(n, path); ok {
-						if v < MinMemory || v > MaxMemory {
-							d.errorf(n, path, "expected a memory limit in MB from %d to %d (OpenWhisk's bounds), got %d", MinMemory, MaxMemory, v)
-						}
-						p.Job.Memory = v
-					}
-				},
-				"env":     func(n *yaml.Node, path string) { p.Job.Env = d.stringMap(n, path) },
-				"api_key": func(n *yaml.Node, path string) { p.Job.APIKey, _ = d.boolean(n, path) },
-				"result":  func(n *yaml.Node, path string) { p.Job.Result, _ = d.str(n, path) },
-				"dir": func(n *yaml.Node, path string) {
-					if v, ok := d.str(n, path); ok {
-						if !filepath.IsAbs(v) {
-							d.errorf(n, path, "expected an absolute path, got %q", v)
-						}
-						p.Job.Dir = filepath.Clean(v)
-					}
-				},
-			})
-		},
-		"checkpoint": func(n *yaml.Node, path string) {
-			ckptNode, hasCheckpoint = n, true
-			d.mapping(n, path, map[string]func(*yaml.Node, string){
-				"deadline": func(n *yaml.Node, path string) {
-					p.Checkpoint.Deadline = &Deadline{Margin: DefaultMargin.String()}
-					if isNull(n) {
-						return
-					}
-					d.mapping(n, path, map[string]func(*yaml.Node, string){
-						"margin": func(n *yaml.Node, path string) {
-							if v, ok := d.scalarText(n, path); ok {
-								p.Checkpoint.Deadline.Margin, marginNode = v, n
-								p.nodes[path] = n
-							}
-						},
-					})
-				},
-				"interval": func(n *yaml.Node, path string) {
-					p.Checkpoint.Interval = &Interval{}
-					d.mapping(n, path, map[string]func(*yaml.Node, string){
-						"period": func(n *yaml.Node, path string) { p.Checkpoint.Interval.Period, _ = d.duration(n, path) },
-					})
-					if p.Checkpoint.Interval.Period == 0 && !d.hasErrorAt(path) {
-						d.errorf(n, path+".period", "required: how often to checkpoint, such as 30s")
-					}
-				},
-			})
-		},
-		"chain": func(n *yaml.Node, path string) {
-			d.mapping(n, path, map[string]func(*yaml.Node, string){
-				"max_hops":     func(n *yaml.Node, path string) { p.Chain.MaxHops, _ = d.positive(n, path) },
-				"max_duration": func(n *yaml.Node, path string) { p.Chain.MaxDuration, _ = d.duration(n, path) },
-				"continue": func(n *yaml.Node, path string) {
-					p.Chain.Continue, _ = d.scalarText(n, path)
-					p.nodes[path] = n
-				},
-				"idempotency_key": func(n *yaml.Node, path string) {
-					p.Chain.IdempotencyKey, _ = d.str(n, path)
-					p.nodes[path] = n
-				},
-				"length_limit": func(n *yaml.Node, path string) {
-					lengthNode = n
-					p.Chain.LengthLimit, _ = d.positive(n, path)
-				},
-				"on_length_limit": func(n *yaml.Node, path string) {
-					p.Chain.OnLengthLimit, _ = d.oneOf(n, path, OnLimitContinue, OnLimitFail)
-				},
-				"retries": func(n *yaml.Node, path string) {
-					d.mapping(n, path, map[string]func(*yaml.Node, string){
-						"max": func(n *yaml.Node, path string) {
-							maxRetriesNode = n
-							if v, ok := d.integer(n, path); ok {
-								if v < 0 {
-									d.errorf(n, path, "expected 0 or more retries, got %d", v)
-								}
-								p.Chain.Retries.Max = v
-							}
-						},
-						"backoff": func(n *yaml.Node, path string) {
-							backoffNode = n
-							p.Chain.Retries.Backoff, _ = d.duration(n, path)
-						},
-						"max_backoff": func(n *yaml.Node, path string) {
-							maxBackoffNode = n
-							p.Chain.Retries.MaxBackoff, _ = d.duration(n, path)
-						},
-					})
-				},
-			})
-		},
-		"storage": func(n *yaml.Node, path string) {
-			d.mapping(n, path, map[string]func(*yaml.Node, string){
-				"url": func(n *yaml.Node, path string) {
-					if v, ok := d.str(n, path); ok {
-						d.storageURL(n, path, v)
-						p.Storage.URL = v
-					}
-				},
-				"prefix": func(n *yaml.Node, path string) { p.Storage.Prefix, _ = d.str(n, path) },
-				"compression": func(n *yaml.Node, path string) {
-					if v, ok := d.oneOf(n, path, "none", "zstd"); ok && v == "zstd" {
-						p.Storage.Compression = v
-					}
-				},
-				"checksum": func(n *yaml.Node, path string) {
-					if v, ok := d.oneOf(n, path, "sha256", "crc32c"); ok {
-						p.Storage.Checksum = v
-					}
-				},
-				"encrypt":         func(n *yaml.Node, path string) { p.Storage.Encrypt, _ = d.boolean(n, path) },
-				"keep":            func(n *yaml.Node, path string) { p.Storage.Keep, _ = d.positive(n, path) },
-				"retain_finished": func(n *yaml.Node, path string) { p.Storage.RetainFinished, _ = d.duration(n, path) },
-			})
-		},
-	})
+	r := &reader{d: d, p: p, at: map[string]*yaml.Node{}}
+	r.read(schema, root, "")
+	// Where the fields stand, for the checks across them.
+	jobNode, ckptNode, marginNode := r.at["job"], r.at["checkpoint"], r.at["checkpoint.deadline.margin"]
+	timeoutNode, lengthNode, maxRetriesNode := r.at["job.timeout"], r.at["chain.length_limit"], r.at["chain.retries.max"]
+	backoffNode, maxBackoffNode := r.at["chain.retries.backoff"], r.at["chain.retries.max_backoff"]
+	hasCheckpoint := ckptNode != nil
+	if iv := p.Checkpoint.Interval; iv != nil && iv.Period == 0 && !d.hasErrorAt("checkpoint.interval") {
+		d.errorf(r.at["checkpoint.interval"], "checkpoint.interval.period", "required: how often to checkpoint, such as 30s")
+	}
 
 	if jobNode == nil {
 		d.errorf(root, "job", "required: the job to run, with at least a command")
@@ -496,72 +358,7 @@ func (d *decoder) storageURL(n *yaml.Node, path, raw string) {
 // Document is the policy as a JSON document that Parse reads back to an
 // equal policy. It travels in the action code of the deployed actions.
 func (p *Policy) Document() json.RawMessage {
-	retries := map[string]any{"max": p.Chain.Retries.Max}
-	if r := p.Chain.Retries; r.Backoff != p.derived.Backoff {
-		retries["backoff"] = r.Backoff.String()
-	}
-	if r := p.Chain.Retries; r.MaxBackoff != p.derived.MaxBackoff {
-		retries["max_backoff"] = r.MaxBackoff.String()
-	}
-	doc := map[string]any{
-		"job": map[string]any{
-			"command": p.Job.Command, "engine": p.Job.Engine, "timeout": p.Job.Timeout.String(),
-			"memory": p.Job.Memory, "dir": p.Job.Dir,
-		},
-		"chain": map[string]any{
-			"max_hops": p.Chain.MaxHops, "max_duration": p.Chain.MaxDuration.String(),
-			"continue": p.Chain.Continue, "length_limit": p.Chain.LengthLimit,
-			"on_length_limit": p.Chain.OnLengthLimit,
-			"retries":         retries,
-		},
-		"storage": map[string]any{
-			"url": p.Storage.URL, "keep": p.Storage.Keep, "encrypt": p.Storage.Encrypt,
-			"retain_finished": p.Storage.RetainFinished.String(),
-		},
-	}
-	job := doc["job"].(map[string]any)
-	if p.Name != "" {
-		// Parse leaves it empty when the source has none (Load names it).
-		doc["name"] = p.Name
-	}
-	if p.Description != "" {
-		doc["description"] = p.Description
-	}
-	if p.Params != nil {
-		doc["params"] = p.Params
-	}
-	if p.Job.Env != nil {
-		job["env"] = p.Job.Env
-	}
-	if p.Job.Result != "" {
-		job["result"] = p.Job.Result
-	}
-	if p.Job.APIKey {
-		job["api_key"] = true
-	}
-	if p.Chain.IdempotencyKey != "" {
-		doc["chain"].(map[string]any)["idempotency_key"] = p.Chain.IdempotencyKey
-	}
-	st := doc["storage"].(map[string]any)
-	if p.Storage.Prefix != "" {
-		st["prefix"] = p.Storage.Prefix
-	}
-	if p.Storage.Compression != "" {
-		st["compression"] = p.Storage.Compression
-	}
-	if p.Storage.Checksum != DefaultChecksum {
-		st["checksum"] = p.Storage.Checksum
-	}
-	if p.Job.Engine != EngineNone {
-		ck := map[string]any{}
-		if p.Checkpoint.Deadline != nil {
-			ck["deadline"] = map[string]any{"margin": p.Checkpoint.Deadline.Margin}
-		}
-		if p.Checkpoint.Interval != nil {
-			ck["interval"] = map[string]any{"period": p.Checkpoint.Interval.Period.String()}
-		}
-		doc["checkpoint"] = ck
-	}
+	doc := write(p, schema)
 	b, err := json.Marshal(doc)
 	if err != nil {
 		// Unreachable for a policy from Parse: every field above is a
