@@ -73,6 +73,12 @@ func Decide(e Env, input map[string]any) Decision {
 		}
 		return call(e, st, time.Duration(p.WaitMS)*time.Millisecond)
 	}
+	if st.Pending != nil && refused(input) {
+		// The platform refused the component: an outer composition's count
+		// reached the limit first. It did not run; a new invocation of its
+		// own runs it.
+		return handOver(e, st, *st.Pending)
+	}
 	if st.Job != nil {
 		return jobDecide(e, st, input)
 	}
@@ -308,22 +314,13 @@ func emit(e Env, st carried, action string, params map[string]any, next pending)
 			}
 			return Decision{Result: map[string]any{"error": errorValue("length_limit", msg)["error"]}}
 		}
-		handed := st
-		handed.Components = 0
-		handed.Pending = &next
-		handed.Issued = e.Now.UnixMilli()
-		if e.Activation != "" {
-			handed.Previous = append(slices.Clone(st.Previous), e.Activation)
-		}
-		token, err := hop.Seal(e.Secret, hop.PurposeHandoff, handed)
-		if err != nil {
-			return fail(st.Job, "length_limit", err.Error())
-		}
-		return Decision{Handoff: map[string]any{hop.StateKey: token}, handed: handed, single: f.Single}
+		return handOver(e, st, next)
 	}
-	// Count the component about to run, as the controller does.
+	// Count the component about to run, as the controller does; keep it,
+	// in case the platform refuses it.
 	st.Components++
 	st.Total++
+	st.Pending = &next
 	st.Issued = e.Now.UnixMilli()
 	token, err := hop.Seal(e.Secret, hop.PurposeState, st)
 	if err != nil {
@@ -334,6 +331,40 @@ func emit(e Env, st carried, action string, params map[string]any, next pending)
 		"params": params,
 		"state":  map[string]any{hop.StateKey: token},
 	}}
+}
+
+// handOver moves the workflow to a new invocation, which starts with the
+// component next.
+func handOver(e Env, st carried, next pending) Decision {
+	handed := st
+	handed.Components = 0
+	handed.Pending = &next
+	handed.Issued = e.Now.UnixMilli()
+	if e.Activation != "" {
+		handed.Previous = append(slices.Clone(st.Previous), e.Activation)
+	}
+	token, err := hop.Seal(e.Secret, hop.PurposeHandoff, handed)
+	if err != nil {
+		return fail(st.Job, "length_limit", err.Error())
+	}
+	return Decision{Handoff: map[string]any{hop.StateKey: token}, handed: handed, single: e.Flow.Single}
+}
+
+// compositionTooLong is OpenWhisk's answer, in place of a component's
+// result, when running it would pass the composition limit (the
+// controller's compositionIsTooLong, PrimitiveActions.scala).
+const compositionTooLong = "Too many actions in the composition."
+
+// refused says whether a component's result is the controller refusing
+// to run it.
+func refused(input map[string]any) bool {
+	e, ok := input["error"].(string)
+	return ok && e == compositionTooLong && !hasReport(input)
+}
+
+func hasReport(input map[string]any) bool {
+	_, ok := input[hop.StepKey]
+	return ok
 }
 
 // HandoffResult ends an invocation whose workflow went on in another one.

@@ -170,6 +170,39 @@ func TestWorkflowDecide(t *testing.T) {
 	}
 }
 
+// TestWorkflowRefusedComponent: when the platform refuses a component
+// because an outer composition reached the limit first, the component did
+// not run: the workflow moves to a new invocation that runs it, a job's
+// step with the same hop and attempt.
+func TestWorkflowRefusedComponent(t *testing.T) {
+	refusals := map[string]int{}
+	refuseOnce := func(name string, c component) component {
+		return func(p map[string]any, req hop.Request) (map[string]any, *hop.Report) {
+			if refusals[name]++; refusals[name] == 1 {
+				return map[string]any{"error": "Too many actions in the composition."}, nil
+			}
+			return c(p, req)
+		}
+	}
+	var reqs []hop.Request
+	step := hops(2, map[string]any{"n": 5.0})
+	comps := map[string]component{
+		"inc": refuseOnce("inc", action(func(p map[string]any) map[string]any { return map[string]any{"n": p["n"].(float64) + 1} })),
+		"/_/w-step-count": refuseOnce("step", func(p map[string]any, req hop.Request) (map[string]any, *hop.Report) {
+			reqs = append(reqs, req)
+			return step(p, req)
+		}),
+	}
+	f := testWorkflow(t, "composition:\n  sequence: [inc, {"+jobNode+"}]\n")
+	res, ran, inv := controller(t, f, map[string]any{"n": 1}, comps)
+	if got := mustJSON(t, res); !strings.Contains(got, `"n":5`) || inv != 3 {
+		t.Errorf("result %s after %d invocations (ran %v), want the job's after two hand-overs", got, inv, ran)
+	}
+	if len(reqs) != 2 || reqs[0].Hop != 1 || reqs[0].Attempt != 1 || reqs[1].Hop != 2 {
+		t.Errorf("step requests %+v, want hop 1 attempt 1 then hop 2: a refused step did not run", reqs)
+	}
+}
+
 // TestWorkflowJobKeys: a job's key comes from the workflow's key, its
 // place and the visit, so each visit of a loop is a job of its own and
 // the same workflow key finds the same jobs; a job with a key expression
