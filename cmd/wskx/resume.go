@@ -15,7 +15,7 @@ func newResumeCommand() *command {
 	return &command{
 		name:     "resume",
 		usage:    "NAME KEY [-p KEY VALUE]... [--watch]",
-		summary:  "continue a job whose conductor invocation was lost",
+		summary:  "continue a job or workflow whose conductor invocation was lost",
 		preparse: preparseParams,
 		help: `Resume invokes the conductor NAME again for the job with idempotency key KEY
 (the key is in every chain error and in the result's "$wskx" summary). The
@@ -24,7 +24,10 @@ budget it had; if it had already finished, its stored result is returned and
 nothing runs again; if another invocation still runs it, this one waits for
 it and returns the same result. Without -p the job runs with the parameters
 it was started with; with -p they must be the same ones (a key never comes
-to stand for another job).
+to stand for another job). A workflow (a composition of actions and jobs)
+resumes by its workflow key with the parameters it was invoked with: its
+finished jobs' results are replayed, the running job goes on, and its
+ordinary actions run again.
 
 Example:
   wskx resume count-deadline 6f1c3c0e-8a53-4ad4-9d0f-1b2f7f0f6a7e --watch`,
