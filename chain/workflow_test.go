@@ -343,3 +343,45 @@ func allDerived(t *testing.T, api *whisk.Client, invocations []string) []whisk.A
 	slices.SortFunc(all, byStart)
 	return all
 }
+
+// TestWorkflowSameKeyReplaysJobs: a second invocation with the same
+// workflow key gets the finished job's stored result: the job does not
+// run again.
+func TestWorkflowSameKeyReplaysJobs(t *testing.T) {
+	dir := t.TempDir()
+	e := startPlatform(t, dir)
+	defer e.lp.Close()
+	file := writeWorkflow(t, "keyed", `
+name: keyed
+idempotency_key: '"order-" + string(params.id)'
+composition:
+  sequence:
+    - function: '{"n": 6, "pause_ms": 200}'
+    - job:
+        name: count
+        job:
+          command: [../workloads/bin/count, "${params.n}", "${params.pause_ms}"]
+          timeout: 10s
+    - function: '{"sum": params.sum}'
+`)
+	w := loadWorkflow(t, file, policies.EngineCooperative, dir, policies.Overrides{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	first, comp := runWorkflow(t, ctx, e, w, map[string]any{"id": 7})
+	second, err := follow(ctx, e, comp, map[string]any{"id": 7}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, out := range []*chain.Outcome{first, second} {
+		if got := jobResult(t, out.Result); !out.Success || got["sum"] != 21.0 {
+			t.Errorf("invocation %d: %s, want sum 21", i+1, out.Result)
+		}
+	}
+	s1, s2 := summaryOf(t, first), summaryOf(t, second)
+	if s1.Key != "order-7" || s2.Key != "order-7" || len(s2.Jobs) != 1 || !s2.Jobs[0].Replayed || s1.Jobs[0].Replayed || s1.Jobs[0].Job != s2.Jobs[0].Job {
+		t.Errorf("summaries %+v and %+v, want the second to replay the first's job", s1, s2)
+	}
+	if n := computed(t, e.api, shortStep(comp)); n != 1 {
+		t.Errorf("the job's end was computed %d times, want once", n)
+	}
+}
