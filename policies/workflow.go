@@ -108,8 +108,11 @@ type Node struct {
 	Params map[string]any
 	// Job is a job node's policy.
 	Job *Policy
-	// Expr is a function node's expression.
+	// Expr is a function node's expression; JS, instead, its JavaScript
+	// (an imported openwhisk-composer composition's function: a function
+	// expression called with the current value, as composer calls it).
 	Expr string
+	JS   string
 	// Value is a value node's JSON value.
 	Value any
 	// Set is a set node's assignments, in the order written.
