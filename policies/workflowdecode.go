@@ -54,12 +54,7 @@ func hasComposition(data []byte) bool {
 		return false
 	}
 	root := doc.Content[0]
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "composition" {
-			return true
-		}
-	}
-	return false
+	return mapValue(root, "composition") != nil || isComposerAST(root)
 }
 
 // ParseWorkflow reads a workflow from YAML or JSON. source labels errors;
@@ -73,9 +68,16 @@ func ParseWorkflow(data []byte, source, dir string) (*Workflow, error) {
 		return nil, ErrorList{{File: source, Msg: "empty workflow; expected a mapping with a composition"}}
 	}
 	d := &decoder{file: source, nodes: map[string]*yaml.Node{}}
-	wd := &workflowDecoder{d: d, dir: dir}
 	w := &Workflow{Source: source, LengthLimit: DefaultLengthLimit, OnLengthLimit: DefaultOnLengthLimit}
+	wd := &workflowDecoder{d: d, dir: dir, w: w}
 	root := doc.Content[0]
+	if isComposerAST(root) {
+		wd.composerWorkflow(root, w)
+		if len(d.errs) > 0 {
+			return nil, d.errs
+		}
+		return w, nil
+	}
 	var keyNode *yaml.Node
 	d.mapping(root, "", map[string]func(*yaml.Node, string){
 		"name": func(n *yaml.Node, path string) {
@@ -97,7 +99,7 @@ func ParseWorkflow(data []byte, source, dir string) (*Workflow, error) {
 			w.OnLengthLimit, _ = d.oneOf(n, path, OnLimitContinue, OnLimitFail)
 		},
 		"composition": func(n *yaml.Node, path string) { w.Root = wd.node(n, path) },
-		"actions":     func(n *yaml.Node, path string) { w.Actions = wd.actions(n, path) },
+		"actions":     func(n *yaml.Node, path string) { w.Actions = append(w.Actions, wd.actions(n, path)...) },
 	})
 	if w.Root != nil {
 		wd.scope(w.Root, nil)
@@ -120,6 +122,7 @@ func ParseWorkflow(data []byte, source, dir string) (*Workflow, error) {
 type workflowDecoder struct {
 	d   *decoder
 	dir string
+	w   *Workflow // where embedded compositions' actions go
 }
 
 // combinators are the keys a node may have, each with the sibling keys it
@@ -128,6 +131,7 @@ var combinators = map[string][]string{
 	"action": {"params"}, "job": nil, "function": nil, "value": nil, "literal": nil, "set": nil,
 	"sequence": nil, "seq": nil, "if": nil, "while": nil, "dowhile": nil, "repeat": nil, "retry": nil,
 	"try": nil, "finally": nil, "let": nil, "mask": nil, "retain": {"catch"}, "merge": nil, "dynamic": nil,
+	"composer": nil,
 }
 
 func combinatorNames() string {
@@ -284,6 +288,11 @@ func (wd *workflowDecoder) node(n *yaml.Node, path string) *Node {
 				out.Kind = KindRetainCatch
 			}
 		}
+	case "composer":
+		if n := wd.embed(val, at); n != nil {
+			return n
+		}
+		return nil
 	case "dynamic":
 		out.Kind = KindDynamic
 		if !isNull(val) && (val.Kind != yaml.MappingNode || len(val.Content) > 0) {
@@ -367,6 +376,43 @@ func (wd *workflowDecoder) actions(n *yaml.Node, path string) []Action {
 		out = append(out, a)
 	}
 	return out
+}
+
+// embed reads an openwhisk-composer composition file that a composer node
+// names, relative to the workflow file: its tree takes the node's place
+// and its embedded actions are deployed with the workflow.
+func (wd *workflowDecoder) embed(n *yaml.Node, path string) *Node {
+	d := wd.d
+	file, ok := d.str(n, path)
+	if !ok {
+		return nil
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(wd.dir, file)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		d.errorf(n, path, "cannot read the composition: %v", err)
+		return nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		d.errs = append(d.errs, yamlError(file, err))
+		return nil
+	}
+	if len(doc.Content) == 0 || !isComposerAST(doc.Content[0]) {
+		d.errorf(n, path, "%s is not an openwhisk-composer composition (the JSON of its compose command, or an AST)", file)
+		return nil
+	}
+	inner := &decoder{file: file, nodes: map[string]*yaml.Node{}}
+	iw := &Workflow{}
+	(&workflowDecoder{d: inner, dir: filepath.Dir(file), w: iw}).composerWorkflow(doc.Content[0], iw)
+	d.errs = append(d.errs, inner.errs...)
+	if len(inner.errs) > 0 {
+		return nil
+	}
+	wd.w.Actions = append(wd.w.Actions, iw.Actions...)
+	return iw.Root
 }
 
 // isBodyForm says whether a retain value is {do: ..., catch: ...} rather
@@ -588,6 +634,10 @@ func (wd *workflowDecoder) scope(n *Node, vars [][]string) {
 	}
 	switch n.Kind {
 	case KindFunction:
+		if n.JS != "" {
+			// JavaScript: composer's rules, checked when the program loads.
+			break
+		}
 		p := join(n.Path, "function")
 		prog, err := CompileValue(n.Expr, visible())
 		if err != nil {
