@@ -25,7 +25,10 @@ func TestChainSurvivesCrashes(t *testing.T) {
 				dir := t.TempDir()
 				e := startPlatformWith(t, dir, map[string]string{runner.FaultEnv: point + "@2"}, 0)
 				defer e.lp.Close()
-				p := loadPolicy(t, "interval.yaml", engine, dir)
+				// A 3.5 s limit leaves hop 1 two seconds of the job's 4-5.5 s
+				// of factorisation, so that hop 2 still works when the crash
+				// comes, 1.5 s into it (its first checkpoint and half a period).
+				p := override(t, loadPolicy(t, "interval.yaml", engine, dir), policies.Overrides{Timeout: 3500 * time.Millisecond})
 				want := straight(t, p, nil)
 				out, comp := runChain(t, e, p, nil)
 				if !out.Success {
