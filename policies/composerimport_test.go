@@ -52,7 +52,6 @@ func TestLoadComposerComposition(t *testing.T) {
 func TestParseComposerBadInput(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown type", `{"type": "sequence", "components": [{"type": "fork"}]}`, `c.json:1:46: ast[0]: unknown composition node type "fork"`},
-		{"parallel not yet", `{"type": "parallel", "components": []}`, "c.json:1:10: ast: the parallel combinator does not run on wskx yet"},
 		{"missing test", `{"type": "if", "consequent": {"type": "empty"}}`, "c.json:1:1: ast.test: required"},
 		{"python function", `{"type": "function", "function": {"exec": {"kind": "python:3", "code": "x"}}}`, "ast.function.exec.kind: only JavaScript functions"},
 		{"bad count", `{"type": "repeat", "count": "3", "components": []}`, "ast.count: expected a whole number"},

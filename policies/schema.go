@@ -153,7 +153,12 @@ var schema = []field{
 				}},
 		}},
 	}},
-	{name: "storage", present: func(*Policy) bool { return true }, sub: []field{
+	{name: "storage", present: func(*Policy) bool { return true }, sub: storageFields},
+}
+
+// storageFields are the storage section's, a workflow's as well as a
+// job's.
+var storageFields = []field{
 		{name: "url", read: func(r *reader, n *yaml.Node, path string) {
 			if v, ok := r.d.str(n, path); ok {
 				r.d.storageURL(n, path, v)
@@ -179,7 +184,6 @@ var schema = []field{
 		{name: "retain_finished", read: func(r *reader, n *yaml.Node, path string) {
 			r.p.Storage.RetainFinished, _ = r.d.duration(n, path)
 		}, write: func(p *Policy) (any, bool) { return always(p.Storage.RetainFinished.String()) }},
-	}},
 }
 
 // read decodes node n as the fields of a section.
