@@ -43,12 +43,19 @@ const (
 	OpDynamic Op = "dynamic"
 	// OpBuiltin runs a derived combinator's internal function.
 	OpBuiltin Op = "builtin"
+	// OpParallel, OpMap and OpAsync start branches (fork.go); OpStop
+	// ends one.
+	OpParallel Op = "parallel"
+	OpMap      Op = "map"
+	OpAsync    Op = "async"
+	OpStop     Op = "stop"
 )
 
 var knownOps = map[Op]bool{
 	OpPass: true, OpEmpty: true, OpAction: true, OpJob: true,
 	OpFunction: true, OpSet: true, OpValue: true, OpChoice: true,
 	OpTry: true, OpLet: true, OpExit: true, OpDynamic: true, OpBuiltin: true,
+	OpParallel: true, OpMap: true, OpAsync: true, OpStop: true,
 }
 
 // Instr is one instruction. Jumps are relative to the instruction's own
@@ -75,6 +82,12 @@ type Instr struct {
 
 	Builtin string `json:"builtin,omitempty"`
 	Var     string `json:"var,omitempty"`
+
+	// Tasks are a parallel's branch entries and Return where its parent
+	// goes on, relative; Join is a fan-out's join ("" for the workflow's).
+	Tasks  []int  `json:"tasks,omitempty"`
+	Return int    `json:"return,omitempty"`
+	Join   string `json:"join,omitempty"`
 }
 
 // Assign is one assignment of a set instruction.
@@ -184,6 +197,18 @@ func (p *Program) Validate() error {
 		case OpAction:
 			if in.Action == "" {
 				return bad("no action name")
+			}
+		case OpParallel, OpMap, OpAsync:
+			if in.Return <= 0 {
+				return bad("return must jump forward, got %d", in.Return)
+			}
+			if err := jump("return", in.Return); err != nil {
+				return err
+			}
+			for _, t := range in.Tasks {
+				if t <= 0 || t >= in.Return {
+					return bad("a branch at %+d lies outside the fan-out (return %+d)", t, in.Return)
+				}
 			}
 		case OpJob:
 			if in.Job < 0 || in.Job >= len(p.Jobs) {

@@ -78,7 +78,7 @@ func TestValidate(t *testing.T) {
 		in   Instr
 		want string
 	}{
-		{"unknown op", Instr{Op: "parallel"}, "unknown operation"},
+		{"unknown op", Instr{Op: "fork"}, "unknown operation"},
 		{"next past the end", Instr{Op: OpPass, Next: 2}, "next +2 lands at 3"},
 		{"next before the start", Instr{Op: OpPass, Next: -2}, "next -2 lands at -1"},
 		{"then out of range", Instr{Op: OpChoice, Then: 5, Else: 1}, "then +5"},

@@ -61,6 +61,9 @@ func init() {
 		policies.KindRetainCatch: (*lowerer).retainCatch,
 		policies.KindMerge:       (*lowerer).merge,
 		policies.KindDynamic:     (*lowerer).dynamic,
+		policies.KindParallel:    (*lowerer).parallel,
+		policies.KindMap:         (*lowerer).mapNode,
+		policies.KindAsync:       (*lowerer).async,
 	}
 }
 

@@ -162,7 +162,7 @@ func TestLowerErrors(t *testing.T) {
 		want string
 	}{
 		{"no root", nil, "no workflow"},
-		{"unknown kind", seq(&policies.Node{Kind: "parallel"}), `composition.sequence[0]: unknown combinator "parallel"`},
+		{"unknown kind", seq(&policies.Node{Kind: "fork"}), `composition.sequence[0]: unknown combinator "fork"`},
 		{"action without a name", act(""), "needs an action name"},
 		{"function without an expression", fn(""), "needs an expression"},
 		{"internal let variable", let(map[string]any{"$count": 1.0}, act("a")), "names starting with $"},

@@ -40,6 +40,11 @@ type State struct {
 	// Stack is the frame stack, innermost first as in the conductor.
 	Stack  []Frame     `json:"stack,omitempty"`
 	Visits map[int]int `json:"visits,omitempty"` // job index -> times entered in this workflow instance
+	// Forks counts the entries into each fan-out instruction, and Branch
+	// names the branch this run is ("" for the workflow's own), so that
+	// forks, and jobs inside branches, have names of their own.
+	Forks  map[int]int `json:"forks,omitempty"`
+	Branch string      `json:"branch,omitempty"`
 }
 
 // Frame is one entry of the stack: a try's handler, a let's variables, or
@@ -48,16 +53,20 @@ type Frame struct {
 	Catch *int           `json:"catch,omitempty"` // absolute pc of a try's handler
 	Let   map[string]any `json:"let,omitempty"`
 	Mask  bool           `json:"mask,omitempty"`
+	// Marker is a branch's bottom: an error in the branch unwinds no
+	// further, into handlers of the parent's that the branch copied.
+	Marker bool `json:"marker,omitempty"`
 }
 
 // MarshalJSON keeps an empty let as {}: dropped, the frame would come
 // back as a try frame, and a mask above it would hide the wrong let.
 func (f Frame) MarshalJSON() ([]byte, error) {
 	w := struct {
-		Catch *int            `json:"catch,omitempty"`
-		Let   *map[string]any `json:"let,omitempty"`
-		Mask  bool            `json:"mask,omitempty"`
-	}{Catch: f.Catch, Mask: f.Mask}
+		Catch  *int            `json:"catch,omitempty"`
+		Let    *map[string]any `json:"let,omitempty"`
+		Mask   bool            `json:"mask,omitempty"`
+		Marker bool            `json:"marker,omitempty"`
+	}{Catch: f.Catch, Mask: f.Mask, Marker: f.Marker}
 	if f.Let != nil {
 		w.Let = &f.Let
 	}
@@ -74,8 +83,10 @@ const (
 	Call EventKind = iota + 1
 	// RunJob asks for a job run.
 	RunJob
-	// Done is the end of the run.
+	// Done is the end of the run (of a branch, in a branch).
 	Done
+	// Fork asks for branches to be started (fork.go).
+	Fork
 )
 
 func (k EventKind) String() string {
@@ -86,6 +97,8 @@ func (k EventKind) String() string {
 		return "run-job"
 	case Done:
 		return "done"
+	case Fork:
+		return "fork"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -98,6 +111,14 @@ type Event struct {
 	Job    int            // RunJob: index into Program.Jobs
 	Visit  int            // RunJob: 1-based count of entries into that job node (st.Visits after increment)
 	Path   string         // the node's path
+	// Fork: the branches to start, each a run of its own; Async says the
+	// parent goes on at once (Resume with the async result), otherwise
+	// it waits for every branch's end (Resume with {"value": [results]}).
+	// ForkID names this fork in the run, Join is the node's join.
+	Branches []Branch
+	Async    bool
+	ForkID   string
+	Join     string
 }
 
 // Load checks p and compiles its expressions, each against the user
@@ -290,7 +311,7 @@ func (m *Machine) inspect(st *State, v any) map[string]any {
 		return params
 	}
 	st.PC = -1
-	for len(st.Stack) > 0 {
+	for len(st.Stack) > 0 && !st.Stack[0].Marker {
 		f := st.Stack[0]
 		st.Stack = st.Stack[1:]
 		if f.Catch != nil {
@@ -388,6 +409,15 @@ func (m *Machine) run(st *State, params map[string]any) (Event, error) {
 				return Event{}, err
 			}
 			params = m.inspect(st, v)
+		case OpParallel, OpMap, OpAsync:
+			ev, started, err := m.fork(st, i, in, params)
+			if err != nil || started {
+				return ev, err
+			}
+			// No branch: composer's parent goes on with an empty result.
+			params = map[string]any{"value": []any{}}
+		case OpStop:
+			st.PC = -1
 		}
 	}
 }
