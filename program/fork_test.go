@@ -21,10 +21,10 @@ func TestFork(t *testing.T) {
 	runCases(t, []runCase{
 		{name: "parallel gives each branch the input and lists the results in order", root: par(act("inc"), act("dec"), act("echo")),
 			input: obj("n", 5), acts: actions{"inc": inc, "dec": dec, "echo": echo},
-			want:  obj("value", []any{obj("n", 6), obj("n", 4), obj("n", 5)}), calls: []string{"inc", "dec", "echo"}},
+			want: obj("value", []any{obj("n", 6), obj("n", 4), obj("n", 5)}), calls: []string{"inc", "dec", "echo"}},
 		{name: "map runs the body on each element, boxing non-objects", root: mapOf(act("inc")),
 			input: obj("value", []any{obj("n", 1), 7}), acts: actions{"inc": inc},
-			want:  obj("value", []any{obj("n", 2), obj("value", 7, "n", 1)}), calls: []string{"inc", "inc"}},
+			want: obj("value", []any{obj("n", 2), obj("value", 7, "n", 1)}), calls: []string{"inc", "inc"}},
 		{name: "map of nothing goes on with an empty list", root: seq(mapOf(act("inc")), act("echo")),
 			input: obj("value", []any{}), acts: actions{"echo": echo}, want: obj("value", []any{}), calls: []string{"echo"}},
 		{name: "map without a list is an empty map", root: mapOf(act("inc")), input: obj("n", 1), want: obj("value", []any{})},
@@ -37,7 +37,7 @@ func TestFork(t *testing.T) {
 			input: obj("n", 1), acts: actions{"inc": inc, "echo": echo},
 			want: obj("method", "async", "activationId", "async-2"), calls: []string{"inc", "async", "echo"}},
 		{name: "branches see the let variables but keep their assignments",
-			root: let(map[string]any{"k": 1}, seq(par(seq(set("k", "k + 10"), fn(`{"k": k}`)), fn(`{"k": k}`)), fn(`{"after": k, "value": params.value}`))),
+			root:  let(map[string]any{"k": 1}, seq(par(seq(set("k", "k + 10"), fn(`{"k": k}`)), fn(`{"k": k}`)), fn(`{"after": k, "value": params.value}`))),
 			input: obj(), want: obj("after", 1, "value", []any{obj("k", 11), obj("k", 1)})},
 	})
 }
