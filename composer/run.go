@@ -23,9 +23,11 @@ type Activation struct {
 }
 
 // Invoker starts an invocation of an action and returns its activation id
-// without waiting for it to finish.
+// without waiting for it to finish, and says whether an activation has
+// ended (its record exists).
 type Invoker interface {
 	InvokeAsync(ctx context.Context, action string, params map[string]any) (string, error)
+	Ended(ctx context.Context, id string) (bool, error)
 }
 
 // JoinStore is what the conductor needs of storage for fan-outs' joins
@@ -186,7 +188,7 @@ func (c *Conductor) fork(ctx context.Context, act Activation, d Decision) (Decis
 		return Decision{}, map[string]any{"params": map[string]any{hop.StateKey: s}}
 	}
 	start := c.now()
-	values, err := c.await(ctx, store, fk, act.Deadline)
+	values, err := c.await(ctx, act, store, fk, ids)
 	waited := c.now().Sub(start).Milliseconds()
 	if err != nil {
 		return failed(err)
@@ -209,9 +211,13 @@ func (c *Conductor) fork(ctx context.Context, act Activation, d Decision) (Decis
 }
 
 // await polls the join until every branch's value is there; nil values
-// when the activation's time runs out first.
-func (c *Conductor) await(ctx context.Context, store JoinStore, fk *Fork, deadline time.Time) ([]map[string]any, error) {
-	for {
+// when the activation's time runs out first. A branch whose invocation
+// ended without leaving its value (its conductor crashed, or the
+// platform lost it) is started again, up to branchRetries times; its
+// value is created once whatever runs it.
+func (c *Conductor) await(ctx context.Context, act Activation, store JoinStore, fk *Fork, ids []string) ([]map[string]any, error) {
+	retries := make([]int, len(ids))
+	for polls := 1; ; polls++ {
 		got, err := store.Branches(ctx, fk.ID)
 		if err != nil {
 			return nil, err
@@ -219,8 +225,13 @@ func (c *Conductor) await(ctx context.Context, store JoinStore, fk *Fork, deadli
 		if len(got) >= fk.Count {
 			return decodeValues(got, fk.Count)
 		}
-		if !deadline.IsZero() && c.now().Add(joinMargin+c.poll).After(deadline) {
+		if !act.Deadline.IsZero() && c.now().Add(joinMargin+c.poll).After(act.Deadline) {
 			return nil, nil
+		}
+		if polls%branchCheckEvery == 0 && len(ids) == len(fk.Branches) {
+			if err := c.restartLost(ctx, act, store, fk, ids, retries); err != nil {
+				return nil, err
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -228,6 +239,45 @@ func (c *Conductor) await(ctx context.Context, store JoinStore, fk *Fork, deadli
 		case <-time.After(c.poll):
 		}
 	}
+}
+
+// branchRetries bounds the restarts of a branch whose invocation ended
+// without its value; branchCheckEvery is how many polls apart the waiting
+// parent looks.
+const (
+	branchRetries    = 2
+	branchCheckEvery = 10
+)
+
+// restartLost starts again the branches whose invocations ended without
+// leaving their values.
+func (c *Conductor) restartLost(ctx context.Context, act Activation, store JoinStore, fk *Fork, ids []string, retries []int) error {
+	inv, err := c.deps.Invoker(act)
+	if err != nil {
+		return err
+	}
+	for k, id := range ids {
+		ended, err := inv.Ended(ctx, id)
+		if err != nil || !ended {
+			continue
+		}
+		// Ended: its value is there now, or it never will be.
+		got, err := store.Branches(ctx, fk.ID)
+		if err != nil {
+			return err
+		}
+		if _, ok := got[k]; ok {
+			continue
+		}
+		if retries[k] >= branchRetries {
+			return fmt.Errorf("branch %d ended %d times without its value (last activation %s)", k, retries[k]+1, id)
+		}
+		retries[k]++
+		if ids[k], err = inv.InvokeAsync(ctx, act.ActionName, fk.Branches[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func decodeValues(got map[int][]byte, n int) ([]map[string]any, error) {

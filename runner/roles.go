@@ -124,6 +124,14 @@ func WhiskInvoker(apiHost, apiKey string) (composer.Invoker, error) {
 
 type whiskInvoker struct{ c *whisk.Client }
 
+func (w whiskInvoker) Ended(ctx context.Context, id string) (bool, error) {
+	_, err := w.c.GetActivation(ctx, id)
+	if whisk.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (w whiskInvoker) InvokeAsync(ctx context.Context, action string, params map[string]any) (string, error) {
 	inv, err := w.c.Invoke(ctx, action, params, whisk.InvokeOptions{})
 	if err != nil {
