@@ -85,3 +85,20 @@ func TestWorkflowEmbedsComposition(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A composer node's jobs make long jobs of the composition's actions.
+func TestWorkflowEmbedsCompositionWithJobs(t *testing.T) {
+	src := "composition:\n  composer: composer/bare.json\n  jobs:\n    c: workflows/factors-job.yaml\n"
+	w, err := ParseWorkflow([]byte(src), "w.yaml", "testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := w.Jobs()
+	if len(jobs) != 1 || jobs[0].Job.Name != "factors" || w.Root.Components[1].Then.Kind != KindJob {
+		t.Fatalf("jobs %v in %+v", jobs, w.Root)
+	}
+	if _, err := ParseWorkflow([]byte("composition:\n  composer: composer/bare.json\n  jobs: {nothere: workflows/factors-job.yaml}\n"), "w.yaml", "testdata"); err == nil ||
+		!strings.Contains(err.Error(), `w.yaml:3:10: composition.jobs.nothere: the composition has no action "nothere"`) {
+		t.Errorf("err = %v", err)
+	}
+}
