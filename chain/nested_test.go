@@ -47,7 +47,9 @@ func TestWorkflowNested(t *testing.T) {
 	defer e.lp.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	node := func(code string) *whisk.Action { return &whisk.Action{Exec: &whisk.Exec{Kind: "nodejs:20", Code: code}} }
+	node := func(code string) *whisk.Action {
+		return &whisk.Action{Exec: &whisk.Exec{Kind: "nodejs:20", Code: code}}
+	}
 
 	// In a sequence, a conductor has a limit of its own: 3 incs fit under 4.
 	w := incs(t, "wx-nested", 3)
