@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,8 +33,6 @@ const suiteDir = "testdata/composersuite"
 // parallel tests it runs only with a redis): each is some case's suite.
 const suiteTests = 87
 
-// notYet is how the importer refuses the combinators wskx cannot run.
-const notYet = "does not run on wskx yet"
 
 // jsPending is how wskx refuses a composition with a JavaScript function
 // until program/ runs them (under way): such a case is logged as pending,
@@ -54,7 +51,7 @@ type suiteCase struct {
 	Suite       string         `yaml:"suite"`
 	Composition string         `yaml:"composition"`
 	Input       map[string]any `yaml:"input"`
-	Needs       string         `yaml:"needs"`
+	Fanout      bool           `yaml:"fanout"`
 	Composer    bool           `yaml:"composer"`
 
 	Result       any      `yaml:"result"`
@@ -98,11 +95,9 @@ func loadSuiteCases(t *testing.T) suiteFile {
 			t.Errorf("%s: a second case of that name", at)
 		case c.expectations() != 1:
 			t.Errorf("%s: %d expectations, want one of result, fails, error, has, compile_error, action_name", at, c.expectations())
-		case c.Needs != "" && !slices.Contains([]string{"parallel", "map", "async"}, c.Needs):
-			t.Errorf("%s: needs %q, want parallel, map or async", at, c.Needs)
-		case c.Needs != "" && c.Composer:
-			t.Errorf("%s: composer's conductor runs %s only with a redis", at, c.Needs)
-		case (c.CompileError != "" || c.ActionName != "") && (c.Needs != "" || c.Composer):
+		case c.Fanout && c.Composer:
+			t.Errorf("%s: composer's conductor runs a fan-out only with a redis", at)
+		case (c.CompileError != "" || c.ActionName != "") && (c.Fanout || c.Composer):
 			t.Errorf("%s: a case composer only compiles neither needs nor runs", at)
 		}
 		names[c.Name], suites[c.Suite] = true, true
@@ -228,9 +223,12 @@ func writeCompiled(t *testing.T, name string, compiled json.RawMessage) string {
 
 // wskxPlan reads a compiled composition as a wskx workflow and compiles
 // its conductor.
-func wskxPlan(file, name string) (*composer.Plan, error) {
+func wskxPlan(file, name string, o policies.Overrides) (*composer.Plan, error) {
 	w, err := policies.LoadWorkflow(file)
 	if err != nil {
+		return nil, err
+	}
+	if w, err = w.With(o, file); err != nil {
 		return nil, err
 	}
 	return composer.CompileWorkflow(w, composer.Options{Name: name})
@@ -249,7 +247,7 @@ func deploySuiteComposition(t *testing.T, ctx context.Context, tools npmtest.Too
 	dir := t.TempDir()
 	file := filepath.Join(dir, name+".json")
 	runNode(t, ctx, tools, dir, tools.Compose(), src, "-o", file)
-	plan, err := wskxPlan(file, name)
+	plan, err := wskxPlan(file, name, policies.Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +260,7 @@ func deploySuiteComposition(t *testing.T, ctx context.Context, tools npmtest.Too
 // TestComposerSuite runs openwhisk-composer's own test suite on wskx:
 // every case's composition compiled by composer, run as a wskx conductor
 // on the built-in platform, with the suite's results; the cases that
-// need a combinator wskx does not run yet must be refused as such.
+// fan out run with each join.
 func TestComposerSuite(t *testing.T) {
 	file := loadSuiteCases(t)
 	tools, err := npmtest.Find()
@@ -278,7 +276,8 @@ func TestComposerSuite(t *testing.T) {
 	deployNodeActions(t, ctx, e.api, filepath.Join(suiteDir, "actions"), file.Actions)
 	deploySuiteComposition(t, ctx, tools, e)
 
-	var refused, pending []string
+	var pending []string
+	store := t.TempDir()
 	for _, c := range file.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			cc := compiled[c.Name]
@@ -304,15 +303,7 @@ func TestComposerSuite(t *testing.T) {
 				composerDeployFile(t, ctx, tools, e, "cc-"+c.Name, f)
 				theirs = c.check(t, "composer", invokeCross(t, ctx, e.api, "cc-"+c.Name, c.Input))
 			}
-			plan, err := wskxPlan(f, "cs-"+c.Name)
-			if c.Needs != "" {
-				if err == nil || !strings.Contains(err.Error(), notYet) {
-					t.Fatalf("needs %s: wskx gives %v, want its %q refusal; if it runs now, drop the needs tag", c.Needs, err, notYet)
-				}
-				t.Logf("needs %s: refused: %v", c.Needs, err)
-				refused = append(refused, c.Name)
-				return
-			}
+			plan, err := wskxPlan(f, "cs-"+c.Name, policies.Overrides{StorageURL: "file://" + store})
 			if err != nil && strings.Contains(err.Error(), jsPending) {
 				t.Logf("pending JavaScript functions in program/: %v", err)
 				pending = append(pending, c.Name)
@@ -340,13 +331,36 @@ func TestComposerSuite(t *testing.T) {
 				t.Fatal(err)
 			}
 			ours := c.check(t, "wskx", invokeCross(t, ctx, e.api, "cs-"+c.Name, c.Input))
+			if c.Fanout {
+				// The other join: the parent ends with a pointer, and the
+				// last branch goes on; the result is at the end of it.
+				name := "cs-" + c.Name + "-handoff"
+				plan, err := wskxPlan(f, name, policies.Overrides{StorageURL: "file://" + store, Join: policies.JoinHandoff})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := chain.Deploy(ctx, e.api, plan); err != nil {
+					t.Fatal(err)
+				}
+				comp, err := chain.Lookup(ctx, e.api, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := follow(ctx, e, comp, c.Input, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := c.check(t, "wskx handoff", crossResult{Status: out.Status, Result: out.Result}); !jsonSame(got, ours) {
+					t.Errorf("join handoff gives %s, join wait %s", got, ours)
+				}
+			}
 			if theirs != nil && !jsonSame(ours, theirs) {
 				// Only where the suite leaves room (an error's message).
 				t.Logf("wskx's result is not composer's: %s, composer %s", ours, theirs)
 			}
 		})
 	}
-	t.Logf("%d cases in %v; not on wskx yet: %s", len(file.Cases), time.Since(start).Round(time.Millisecond), strings.Join(refused, ", "))
+	t.Logf("%d cases in %v", len(file.Cases), time.Since(start).Round(time.Millisecond))
 	if len(pending) > 0 {
 		t.Logf("%d cases wait for JavaScript functions: %s", len(pending), strings.Join(pending, ", "))
 	}
