@@ -33,7 +33,6 @@ const suiteDir = "testdata/composersuite"
 // parallel tests it runs only with a redis): each is some case's suite.
 const suiteTests = 87
 
-
 // jsPending is how wskx refuses a composition with a JavaScript function
 // until program/ runs them (under way): such a case is logged as pending,
 // and must pass as soon as wskx compiles it. This goes when that lands.
