@@ -6,8 +6,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
+	"github.com/wskx/wskx/runner"
+	"github.com/wskx/wskx/whisk"
 )
+
+// allDerivedOrTop lists every activation record of the platform.
+func allDerivedOrTop(t *testing.T, e *env) []whisk.Activation {
+	t.Helper()
+	var all []whisk.Activation
+	for skip := 0; ; skip += 200 {
+		recs, err := e.api.ListActivations(context.Background(), whisk.ActivationListOptions{Docs: true, Limit: 200, Skip: skip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, recs...)
+		if len(recs) < 200 {
+			return all
+		}
+	}
+}
 
 // fanOut is a workflow whose parallel runs three actions and a long job
 // side by side, joined as join says; its storage is the test's.
@@ -39,13 +58,25 @@ composition:
 }
 
 // TestWorkflowFanOut: four branches, one a long job of several hops, join
-// once and in order, with either join.
+// once and in order, with either join, and when the job's second hop
+// crashes mid-run (the job retries it inside its branch).
 func TestWorkflowFanOut(t *testing.T) {
 	needNode(t)
-	for _, join := range []string{policies.JoinWait, policies.JoinHandoff} {
-		t.Run(join, func(t *testing.T) {
+	for _, tc := range []struct {
+		join, fault string
+	}{{policies.JoinWait, ""}, {policies.JoinHandoff, ""}, {policies.JoinHandoff, runner.FaultWork + "@2"}} {
+		join := tc.join
+		name := join
+		if tc.fault != "" {
+			name += "/crash-" + tc.fault
+		}
+		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			e := startPlatform(t, dir)
+			var extra map[string]string
+			if tc.fault != "" {
+				extra = map[string]string{runner.FaultEnv: tc.fault}
+			}
+			e := startPlatformWith(t, dir, extra, 0)
 			defer e.lp.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
@@ -60,6 +91,21 @@ func TestWorkflowFanOut(t *testing.T) {
 			}
 			s := summaryOf(t, out)
 			t.Logf("%s: %d invocations followed, waited %d ms", join, len(out.Invocations), s.WaitMS)
+			crashed, went := 0, 0
+			for _, r := range allDerivedOrTop(t, e) {
+				if r.Response.Status == whisk.StatusDeveloperError {
+					crashed++
+				}
+				if bs, ok := hop.SummaryOfResult(r.Response.Result); ok && bs.Join != "" && bs.Continued != "" {
+					went++
+				}
+			}
+			if tc.fault != "" && crashed == 0 {
+				t.Errorf("no activation crashed: the fault did not fire")
+			}
+			if join == policies.JoinHandoff && went != 1 {
+				t.Errorf("%d branches went on with the workflow, want exactly one", went)
+			}
 			if join == policies.JoinHandoff && s.WaitMS != 0 {
 				t.Errorf("a handoff join waited %d ms", s.WaitMS)
 			}
