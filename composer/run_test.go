@@ -29,6 +29,7 @@ type selfPlatform struct {
 	wg      sync.WaitGroup
 	drop    func(input map[string]any, n int) bool
 	twice   bool
+	delay   time.Duration // before a branch runs
 }
 
 func (p *selfPlatform) InvokeAsync(ctx context.Context, action string, params map[string]any) (string, error) {
@@ -55,6 +56,9 @@ func (p *selfPlatform) InvokeAsync(ctx context.Context, action string, params ma
 			run = id + "-again"
 		}
 		p.wg.Go(func() {
+			if p.delay > 0 && isBranch(p.c, input) {
+				time.Sleep(p.delay)
+			}
 			res, err := p.c.Run(ctx, roundTrip(p.t, input), Activation{ID: run, ActionName: action, Deadline: time.Now().Add(time.Minute)})
 			if err != nil {
 				p.t.Error(err)
@@ -162,7 +166,11 @@ func TestConductorFanOut(t *testing.T) {
 		join  string
 		twice bool
 		drop  func(map[string]any, int) bool
+		delay time.Duration
 		runs  int // invocations the platform saw
+		// deadline is the first invocation's time left; a wait that would
+		// pass it goes on in a new invocation.
+		deadline time.Duration
 	}{
 		{name: "wait", join: policies.JoinWait, runs: 3},
 		{name: "handoff", join: policies.JoinHandoff, runs: 4},
@@ -171,12 +179,17 @@ func TestConductorFanOut(t *testing.T) {
 		// The second invocation is the first branch: lost once, it is
 		// started again by the waiting parent.
 		{name: "wait, a branch lost", join: policies.JoinWait, drop: func(_ map[string]any, n int) bool { return n == 1 }, runs: 4},
+		{name: "wait, out of time", join: policies.JoinWait, delay: 300 * time.Millisecond, deadline: joinMargin + 100*time.Millisecond, runs: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, p := fanOutConductor(t, tt.join)
-			p.twice, p.drop = tt.twice, tt.drop
-			res, err := c.Run(context.Background(), map[string]any{"n": 10.0}, Activation{ID: "act-0", ActionName: "/_/w", Deadline: time.Now().Add(time.Minute)})
+			p.twice, p.drop, p.delay = tt.twice, tt.drop, tt.delay
+			left := time.Minute
+			if tt.deadline > 0 {
+				left = tt.deadline
+			}
+			res, err := c.Run(context.Background(), map[string]any{"n": 10.0}, Activation{ID: "act-0", ActionName: "/_/w", Deadline: time.Now().Add(left)})
 			if err != nil {
 				t.Fatal(err)
 			}
