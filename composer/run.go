@@ -39,6 +39,7 @@ type JoinStore interface {
 	Branches(ctx context.Context, join string) (map[int][]byte, error)
 	ClaimJoin(ctx context.Context, join, by string) (bool, error)
 	SetJoinNext(ctx context.Context, join, activation string) error
+	JoinNext(ctx context.Context, join string) (string, bool, error)
 	Close() error
 }
 
@@ -165,6 +166,13 @@ func (c *Conductor) fork(ctx context.Context, act Activation, d Decision) (Decis
 		}
 		defer store.Close()
 		if fk.Join == policies.JoinHandoff && !fk.Await {
+			// The same workflow key met this join before, and it went on:
+			// this invocation's result is where it went.
+			if next, ok, err := store.JoinNext(ctx, fk.ID); err == nil && ok {
+				s := accountOf(d.handed, c.now(), d.single)
+				s.Join, s.Continued = fk.ID, next
+				return Decision{}, map[string]any{"params": map[string]any{hop.StateKey: s}}
+			}
 			// Before any branch starts: the last one to end reads it.
 			if err := store.PutJoinParent(ctx, fk.ID, []byte(fk.Parent)); err != nil {
 				return failed(err)

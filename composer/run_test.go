@@ -85,7 +85,7 @@ func isBranch(c *Conductor, input map[string]any) bool {
 
 func fanOutConductor(t *testing.T, join string) (*Conductor, *selfPlatform) {
 	t.Helper()
-	src := "join: " + join + "\nstorage: {url: \"file://" + t.TempDir() + "\"}\ncomposition:\n  sequence:\n" +
+	src := "join: " + join + "\nidempotency_key: params.id\nstorage: {url: \"file://" + t.TempDir() + "\"}\ncomposition:\n  sequence:\n" +
 		"    - parallel:\n        - function: '{\"v\": params.n + 1}'\n        - function: '{\"v\": params.n + 2}'\n        - function: '{\"v\": params.n + 3}'\n" +
 		"    - function: '{\"sum\": params.value[0].v + params.value[1].v + params.value[2].v}'\n"
 	w, err := policies.ParseWorkflow([]byte(src), "w.yaml", t.TempDir())
@@ -171,6 +171,9 @@ func TestConductorFanOut(t *testing.T) {
 		// deadline is the first invocation's time left; a wait that would
 		// pass it goes on in a new invocation.
 		deadline time.Duration
+		// again invokes the workflow a second time with the same key once
+		// the first has ended: the join is met again and gives the same.
+		again bool
 	}{
 		{name: "wait", join: policies.JoinWait, runs: 3},
 		{name: "handoff", join: policies.JoinHandoff, runs: 4},
@@ -180,6 +183,8 @@ func TestConductorFanOut(t *testing.T) {
 		// started again by the waiting parent.
 		{name: "wait, a branch lost", join: policies.JoinWait, drop: func(_ map[string]any, n int) bool { return n == 1 }, runs: 4},
 		{name: "wait, out of time", join: policies.JoinWait, delay: 300 * time.Millisecond, deadline: joinMargin + 100*time.Millisecond, runs: 4},
+		{name: "handoff, invoked again with the same key", join: policies.JoinHandoff, again: true, runs: 4},
+		{name: "wait, invoked again with the same key", join: policies.JoinWait, again: true, runs: 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,12 +194,20 @@ func TestConductorFanOut(t *testing.T) {
 			if tt.deadline > 0 {
 				left = tt.deadline
 			}
-			res, err := c.Run(context.Background(), map[string]any{"n": 10.0}, Activation{ID: "act-0", ActionName: "/_/w", Deadline: time.Now().Add(left)})
+			res, err := c.Run(context.Background(), map[string]any{"n": 10.0, "id": "same"}, Activation{ID: "act-0", ActionName: "/_/w", Deadline: time.Now().Add(left)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := p.final(t, roundTrip(t, res))
 			p.wg.Wait()
+			if tt.again {
+				res, err := c.Run(context.Background(), map[string]any{"n": 10.0, "id": "same"}, Activation{ID: "act-again", ActionName: "/_/w", Deadline: time.Now().Add(time.Minute)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = p.final(t, roundTrip(t, res))
+				p.wg.Wait()
+			}
 			b, _ := json.Marshal(got)
 			if !strings.Contains(string(b), `"sum":36`) {
 				t.Fatalf("result %s, want the sum of the three branches, 36", b)
