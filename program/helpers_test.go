@@ -210,6 +210,12 @@ type runCase struct {
 
 func runCases(t *testing.T, cases []runCase) {
 	t.Helper()
+	runCasesWith(t, cases, load)
+}
+
+// runCasesWith is runCases with the trees loaded by load.
+func runCasesWith(t *testing.T, cases []runCase, load func(*testing.T, *policies.Node) *Machine) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := load(t, tc.root)

@@ -23,7 +23,8 @@ const (
 	OpAction Op = "action"
 	// OpJob runs Program.Jobs[Job] on the value.
 	OpJob Op = "job"
-	// OpFunction replaces the value by Expr's.
+	// OpFunction replaces the value by Expr's, or by what the
+	// JavaScript function JS gives.
 	OpFunction Op = "function"
 	// OpSet assigns variables; the value passes through.
 	OpSet Op = "set"
@@ -77,6 +78,7 @@ type Instr struct {
 	Params map[string]any `json:"params,omitempty"`
 	Job    int            `json:"job,omitempty"`
 	Expr   string         `json:"expr,omitempty"`
+	JS     string         `json:"js,omitempty"`
 	Set    []Assign       `json:"set,omitempty"`
 	Value  any            `json:"value,omitempty"`
 
@@ -215,8 +217,9 @@ func (p *Program) Validate() error {
 				return bad("job %d, but the program has %d", in.Job, len(p.Jobs))
 			}
 		case OpFunction:
-			if strings.TrimSpace(in.Expr) == "" {
-				return bad("no expression")
+			expr, js := strings.TrimSpace(in.Expr) != "", strings.TrimSpace(in.JS) != ""
+			if expr == js {
+				return bad("needs an expression or JavaScript, and not both")
 			}
 		case OpSet:
 			for _, a := range in.Set {

@@ -3,10 +3,13 @@ package program
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/dop251/goja"
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 	"github.com/wskx/wskx/policies"
@@ -21,13 +24,16 @@ const MaxTransitions = 10000
 // Machine runs one program. It is immutable once loaded, so one Machine
 // serves any number of runs at once, each with its own State.
 type Machine struct {
-	prog *Program
-	code []compiled // by instruction
+	prog      *Program
+	code      []compiled // by instruction
+	log       *slog.Logger
+	jsTimeout time.Duration
 }
 
 type compiled struct {
 	vars []string      // the user variables the expressions see
 	fn   *vm.Program   // a function's expression
+	js   *goja.Program // a JavaScript function's wrapper
 	set  []*vm.Program // a set's, by assignment
 }
 
@@ -123,12 +129,16 @@ type Event struct {
 
 // Load checks p and compiles its expressions, each against the user
 // variables visible where it stands, so that a misspelt variable fails
-// here rather than in the middle of a run.
-func Load(p *Program) (*Machine, error) {
+// here rather than in the middle of a run; JavaScript functions are
+// compiled too, so that a syntax error fails here.
+func Load(p *Program, opts ...Option) (*Machine, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Machine{prog: p, code: make([]compiled, len(p.Instrs))}
+	m := &Machine{prog: p, code: make([]compiled, len(p.Instrs)), jsTimeout: DefaultJSTimeout}
+	for _, o := range opts {
+		o(m)
+	}
 	// The lowering lays code out in nesting order and every construct
 	// leaves the stack as it found it; a handler, reached by unwinding,
 	// has the frames from before its try, as the walk does past the try's
@@ -155,6 +165,14 @@ func Load(p *Program) (*Machine, error) {
 		c.vars = user
 		switch in.Op {
 		case OpFunction:
+			if in.JS != "" {
+				prog, err := compileJS(in.Path, in.JS, user)
+				if err != nil {
+					return nil, fmt.Errorf("program: %s: function: %w", where(), err)
+				}
+				c.js = prog
+				break
+			}
 			prog, err := policies.CompileValue(in.Expr, user)
 			if err != nil {
 				return nil, fmt.Errorf("program: %s: function %q: %w", where(), in.Expr, err)
@@ -398,7 +416,15 @@ func (m *Machine) run(st *State, params map[string]any) (Event, error) {
 			}
 			params = m.inspect(st, v)
 		case OpFunction:
-			params = m.inspect(st, m.function(st, i, params))
+			if m.code[i].js == nil {
+				params = m.inspect(st, m.function(st, i, params))
+				break
+			}
+			v, err := m.jsFunction(st, i, params)
+			if err != nil {
+				return Event{}, err
+			}
+			params = m.inspect(st, v)
 		case OpSet:
 			if v, failed := m.set(st, i, params); failed {
 				params = m.inspect(st, v)
