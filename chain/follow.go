@@ -37,6 +37,40 @@ type Hop struct {
 	Metrics    hop.Metrics `json:"metrics"`
 }
 
+// awaitBranches waits for the fan-out's branch that went on with the
+// workflow and returns where it went.
+func awaitBranches(ctx context.Context, api API, branches []string, every time.Duration) (string, error) {
+	ended := map[string]bool{}
+	for {
+		for _, id := range branches {
+			if ended[id] {
+				continue
+			}
+			rec, err := api.GetActivation(ctx, id)
+			if whisk.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return "", fmt.Errorf("follow branch %s: %w", id, err)
+			}
+			ended[id] = true
+			if s, ok := hop.SummaryOfResult(rec.Response.Result); ok && s.Continued != "" {
+				return s.Continued, nil
+			}
+		}
+		if len(ended) == len(branches) {
+			// Every branch ended and none went on: the claim was won by
+			// one that then failed; its error is in its record.
+			return "", fmt.Errorf("follow: every branch of the fan-out ended, and none went on with the workflow")
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("follow the fan-out's branches: %w", ctx.Err())
+		case <-time.After(every):
+		}
+	}
+}
+
 // StatusHandedOver is the status of the line Follow passes to onHop when
 // an invocation hands the workflow to the next one at the length limit.
 const StatusHandedOver = "handed over"
@@ -85,6 +119,16 @@ func Follow(ctx context.Context, api API, comp Composition, primary string, ever
 			out.Status = rec.Response.Status
 			if s, ok := hop.SummaryOfResult(rec.Response.Result); ok {
 				out.Summary = &s
+				if s.Continued == "" && s.Join != "" && len(s.Branches) > 0 {
+					// A fan-out whose last branch goes on with the workflow:
+					// follow the branches until one says where.
+					out.Invocations = append(out.Invocations, s.Branches...)
+					next, err := awaitBranches(ctx, api, s.Branches, every)
+					if err != nil {
+						return out, err
+					}
+					s.Continued = next
+				}
 				if s.Continued != "" {
 					if onHop != nil {
 						// Not a component: the watch shows where the workflow went.

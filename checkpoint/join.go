@@ -72,6 +72,10 @@ func (s *Store) Branches(ctx context.Context, join string) (map[int][]byte, erro
 	}
 	dir := s.joinDir(join)
 	objs, err := s.b.List(ctx, dir)
+	if errors.Is(err, ErrNotFound) {
+		// No branch has ended yet, and no one has written to the join.
+		objs, err = nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("join %s: %w", join, err)
 	}

@@ -14,6 +14,9 @@ import (
 func TestJoin(t *testing.T) {
 	ctx := context.Background()
 	st := checkpoint.NewStore(fileBucket(t), "p/", checkpoint.Options{})
+	if got, err := st.Branches(ctx, "w0"); err != nil || len(got) != 0 {
+		t.Fatalf("a join no one wrote to: %v, %v; want no branches", got, err)
+	}
 	if err := st.PutJoinParent(ctx, "w1", []byte("state-1")); err != nil {
 		t.Fatal(err)
 	}

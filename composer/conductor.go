@@ -21,8 +21,12 @@ type Decision struct {
 	// that carries the workflow on past the composition length limit. The
 	// caller invokes it and then ends this invocation with HandoffResult.
 	Handoff map[string]any
-	handed  carried
-	single  bool
+	// Fork is a fan-out to carry out, and Commit a branch's value to
+	// commit to its join (beside Result, the branch's own result).
+	Fork   *Fork
+	Commit *Commit
+	handed carried
+	single bool
 }
 
 // Env is what Decide needs besides its input: the compiled workflow, the
@@ -57,6 +61,9 @@ func Decide(e Env, input map[string]any) Decision {
 	switch ph {
 	case phaseFirst:
 		return first(e, input)
+	case phaseBranch:
+		ev, err := e.Flow.machine.Enter(&st.Machine, hop.StripReserved(input))
+		return drive(e, st, ev, err)
 	case phaseHandoff:
 		st.Invocation++
 		st.Components = 0
@@ -64,6 +71,9 @@ func Decide(e Env, input map[string]any) Decision {
 		st.Pending = nil
 		if p == nil {
 			return fail(nil, "state", "the handed-over state has no component to run")
+		}
+		if p.Joined != nil || p.Await != nil {
+			return goOn(e, st, *p)
 		}
 		if p.Action != "" {
 			return emit(e, st, p.Action, p.Params, *p)
@@ -104,6 +114,11 @@ type carried struct {
 	Warnings   []string      `json:"warnings,omitempty"`
 	// Pending is the component a hand-over leaves to the next invocation.
 	Pending *pending `json:"pending,omitempty"`
+	// Branch says which fan-out's branch this invocation runs; Waiting,
+	// which fan-out a parent waits for; WaitMS, the billed wait so far.
+	Branch  *branchOf `json:"branch,omitempty"`
+	Waiting *forkRef  `json:"waiting,omitempty"`
+	WaitMS  int64     `json:"wait_ms,omitempty"`
 	// Issued is when the state was sealed (epoch ms): a sealed state is
 	// good for as long as the controller can take to bring it back, so an
 	// old one taken from a record and replayed is refused.
@@ -116,6 +131,10 @@ type pending struct {
 	Action string         `json:"action,omitempty"`
 	Params map[string]any `json:"params,omitempty"`
 	WaitMS int64          `json:"wait_ms,omitempty"`
+	// Joined are a fan-out's branch values to go on with; Await, a wait
+	// for them to go on with.
+	Joined []map[string]any `json:"joined,omitempty"`
+	Await  *awaitJoin       `json:"await,omitempty"`
 }
 
 // How long a sealed state is good for. A continuation comes back once its
@@ -133,6 +152,7 @@ const (
 	phaseFirst   phase = iota // a new invocation of a workflow
 	phaseMid                  // after a component of this invocation
 	phaseHandoff              // a workflow handed over from another invocation
+	phaseBranch               // a fan-out's branch
 )
 
 // readState finds and verifies the carried state.
@@ -152,6 +172,8 @@ func readState(e Env, input map[string]any) (carried, phase, error) {
 		ph = phaseMid
 	} else if err := hop.Open(e.Secret, hop.PurposeHandoff, raw, &st); err == nil {
 		ph = phaseHandoff
+	} else if err := hop.Open(e.Secret, hop.PurposeBranch, raw, &st); err == nil {
+		ph = phaseBranch
 	}
 	if ph != phaseFirst {
 		limit := handoffAge
@@ -230,6 +252,8 @@ func drive(e Env, st carried, ev program.Event, err error) Decision {
 				params = map[string]any{}
 			}
 			return emit(e, st, ev.Action, params, pending{Action: ev.Action, Params: params})
+		case program.Fork:
+			return fork(e, st, ev)
 		case program.RunJob:
 			job, value := startJob(e, st, ev)
 			if value == nil {
@@ -293,12 +317,19 @@ func endJob(e Env, st carried, value map[string]any, s *hop.Summary) Decision {
 // result, as composer's conductor ends; anything else is the result, with
 // the workflow's account beside it.
 func finish(e Env, st carried, value map[string]any) Decision {
+	if st.Branch != nil {
+		return branchEnd(e, st, value)
+	}
+	return Decision{Result: finishResult(e, st, value)}
+}
+
+func finishResult(e Env, st carried, value map[string]any) map[string]any {
 	if errv, failed := value["error"]; failed {
-		return Decision{Result: map[string]any{"error": errv}}
+		return map[string]any{"error": errv}
 	}
 	out := hop.StripReserved(value)
 	out[hop.StateKey] = account(e, st)
-	return Decision{Result: map[string]any{"params": out}}
+	return map[string]any{"params": out}
 }
 
 // emit returns the continuation that runs a component, or hands the
@@ -415,6 +446,7 @@ func accountOf(st carried, now time.Time, single bool) hop.Summary {
 	s.Previous = st.Previous
 	s.ElapsedMS = now.Sub(time.UnixMilli(st.Started)).Milliseconds()
 	s.Components = st.Total
+	s.WaitMS = st.WaitMS
 	if len(st.Warnings) > 0 || (st.Job != nil && len(st.Job.Warnings) > 0) {
 		s.Warnings = slices.Clone(st.Warnings)
 		if st.Job != nil {

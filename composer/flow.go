@@ -18,6 +18,8 @@ type Flow struct {
 	Params        map[string]any
 	LengthLimit   int
 	OnLengthLimit string
+	Join          string           // fan-outs' join unless the node says
+	Storage       policies.Storage // where fan-outs' branches leave their results
 
 	key     *policies.KeyExpr
 	machine *program.Machine
@@ -39,7 +41,18 @@ type WorkflowCode struct {
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	LengthLimit    int             `json:"length_limit"`
 	OnLengthLimit  string          `json:"on_length_limit"`
+	Join           string          `json:"join,omitempty"`
+	Storage        *StorageCode    `json:"storage,omitempty"`
 	Program        json.RawMessage `json:"program"`
+}
+
+// StorageCode is a workflow's storage in its code.
+type StorageCode struct {
+	URL         string `json:"url"`
+	Prefix      string `json:"prefix,omitempty"`
+	Compression string `json:"compression,omitempty"`
+	Checksum    string `json:"checksum,omitempty"`
+	Encrypt     bool   `json:"encrypt,omitempty"`
 }
 
 // NewFlow compiles a conductor's workflow code.
@@ -52,7 +65,17 @@ func NewFlow(c WorkflowCode) (*Flow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
 	}
-	f := &Flow{Name: c.Name, Single: c.Single, Params: c.Params, LengthLimit: c.LengthLimit, OnLengthLimit: c.OnLengthLimit, machine: m}
+	f := &Flow{Name: c.Name, Single: c.Single, Params: c.Params, LengthLimit: c.LengthLimit, OnLengthLimit: c.OnLengthLimit, Join: c.Join, machine: m}
+	if f.Join == "" {
+		f.Join = policies.JoinWait
+	}
+	f.Storage = policies.Storage{URL: policies.DefaultStorageURL, Checksum: policies.DefaultChecksum, Keep: policies.DefaultKeep}
+	if s := c.Storage; s != nil {
+		f.Storage.URL, f.Storage.Prefix, f.Storage.Compression, f.Storage.Encrypt = s.URL, s.Prefix, s.Compression, s.Encrypt
+		if s.Checksum != "" {
+			f.Storage.Checksum = s.Checksum
+		}
+	}
 	if f.LengthLimit <= 0 {
 		f.LengthLimit = policies.DefaultLengthLimit
 	}
@@ -99,10 +122,14 @@ func workflowCode(w *policies.Workflow, step func(*policies.Node) string) (Workf
 	if err != nil {
 		return WorkflowCode{}, fmt.Errorf("compile: %w", err)
 	}
-	return WorkflowCode{
+	wc := WorkflowCode{
 		Name: w.Name, Single: w.Single, Params: w.Params, IdempotencyKey: w.IdempotencyKey,
-		LengthLimit: w.LengthLimit, OnLengthLimit: w.OnLengthLimit, Program: raw,
-	}, nil
+		LengthLimit: w.LengthLimit, OnLengthLimit: w.OnLengthLimit, Join: w.Join, Program: raw,
+	}
+	if s := w.Storage; s.URL != "" {
+		wc.Storage = &StorageCode{URL: s.URL, Prefix: s.Prefix, Compression: s.Compression, Checksum: s.Checksum, Encrypt: s.Encrypt}
+	}
+	return wc, nil
 }
 
 // key is the workflow's idempotency key for an invocation's parameters

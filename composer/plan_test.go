@@ -78,10 +78,10 @@ func TestCompileExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := NewConductor(cc, secret, nil); err != nil {
+			if _, err := NewConductor(cc, secret, ConductorDeps{}); err != nil {
 				t.Errorf("conductor code does not compile: %v", err)
 			}
-			if _, err := NewConductor(cc, nil, nil); err == nil {
+			if _, err := NewConductor(cc, nil, ConductorDeps{}); err == nil {
 				t.Error("a conductor without its secret was made")
 			}
 			sc, err := ParseCode([]byte(s.Exec.Code))

@@ -172,4 +172,13 @@ type Summary struct {
 	Workflow   string    `json:"workflow,omitempty"`
 	Jobs       []Summary `json:"jobs,omitempty"`
 	Components int       `json:"components,omitempty"` // component activations over every invocation
+	// Join and Branches are set on the result of an invocation that
+	// started a fan-out whose last branch goes on with the workflow: the
+	// join's name and the branches' activations, one of which says where
+	// the workflow went (Continued).
+	Join     string   `json:"join,omitempty"`
+	Branches []string `json:"branches,omitempty"`
+	// WaitMS is billed time the workflow's conductors spent waiting for
+	// their branches (join: wait).
+	WaitMS int64 `json:"wait_ms,omitempty"`
 }

@@ -26,6 +26,8 @@ const minSecret = 32
 const (
 	PurposeState   = "state"   // the continuation's state between conductor runs
 	PurposeHandoff = "handoff" // a job handed to a new invocation of the conductor
+	PurposeBranch  = "branch"  // a fan-out's branch, started as an invocation of its own
+	PurposeFork    = "fork"    // a fan-out's parent, waiting for its branches' results
 )
 
 // ErrUnverified says a sealed state or a report is not what this

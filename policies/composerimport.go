@@ -196,9 +196,15 @@ func (wd *workflowDecoder) composerNode(n *yaml.Node, label, path string) *Node 
 		out.Body = components()
 	case "dynamic":
 		out.Kind = KindDynamic
-	case "async", "parallel", "par", "map":
-		d.errorf(t, label, "the %s combinator does not run on wskx yet: its branches need the fan-out join of a later version", t.Value)
-		return nil
+	case "parallel", "par":
+		out.Kind = KindParallel
+		out.Components = components().Components
+	case "map":
+		out.Kind = KindMap
+		out.Body = components()
+	case "async":
+		out.Kind = KindAsync
+		out.Body = components()
 	default:
 		d.errorf(t, label, "unknown composition node type %q", t.Value)
 		return nil

@@ -52,7 +52,6 @@ func TestLoadComposerComposition(t *testing.T) {
 func TestParseComposerBadInput(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown type", `{"type": "sequence", "components": [{"type": "fork"}]}`, `c.json:1:46: ast[0]: unknown composition node type "fork"`},
-		{"parallel not yet", `{"type": "parallel", "components": []}`, "c.json:1:10: ast: the parallel combinator does not run on wskx yet"},
 		{"missing test", `{"type": "if", "consequent": {"type": "empty"}}`, "c.json:1:1: ast.test: required"},
 		{"python function", `{"type": "function", "function": {"exec": {"kind": "python:3", "code": "x"}}}`, "ast.function.exec.kind: only JavaScript functions"},
 		{"bad count", `{"type": "repeat", "count": "3", "components": []}`, "ast.count: expected a whole number"},
@@ -83,6 +82,23 @@ func TestWorkflowEmbedsComposition(t *testing.T) {
 	}
 	_, err = ParseWorkflow([]byte("composition:\n  composer: workflows/report.yaml\n"), "w.yaml", "testdata")
 	if err == nil || !strings.Contains(err.Error(), "is not an openwhisk-composer composition") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// A composer node's jobs make long jobs of the composition's actions.
+func TestWorkflowEmbedsCompositionWithJobs(t *testing.T) {
+	src := "composition:\n  composer: composer/bare.json\n  jobs:\n    c: workflows/factors-job.yaml\n"
+	w, err := ParseWorkflow([]byte(src), "w.yaml", "testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := w.Jobs()
+	if len(jobs) != 1 || jobs[0].Job.Name != "factors" || w.Root.Components[1].Then.Kind != KindJob {
+		t.Fatalf("jobs %v in %+v", jobs, w.Root)
+	}
+	if _, err := ParseWorkflow([]byte("composition:\n  composer: composer/bare.json\n  jobs: {nothere: workflows/factors-job.yaml}\n"), "w.yaml", "testdata"); err == nil ||
+		!strings.Contains(err.Error(), `w.yaml:3:10: composition.jobs.nothere: the composition has no action "nothere"`) {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -28,6 +28,9 @@ type Overrides struct {
 	IdempotencyKey string
 	LengthLimit    int
 	Env            map[string]string // job.env, replaced
+	// Join is a workflow's default join (JoinWait or JoinHandoff); a
+	// workflow's storage follows StorageURL and StoragePrefix too.
+	Join string
 }
 
 // With returns a new policy: p with o applied, checked as a file would be
@@ -102,10 +105,24 @@ func (p *Policy) With(o Overrides, label string) (*Policy, error) {
 }
 
 // With returns a new workflow whose every job has o applied (its Name
-// aside: each job keeps its own).
+// aside: each job keeps its own), and whose own join and storage follow
+// o's.
 func (w *Workflow) With(o Overrides, label string) (*Workflow, error) {
 	o.Name = ""
 	out := *w
+	switch o.Join {
+	case "":
+	case JoinWait, JoinHandoff:
+		out.Join = o.Join
+	default:
+		return nil, ErrorList{{File: label, Path: "join", Msg: fmt.Sprintf("expected one of %s, %s, got %q", JoinWait, JoinHandoff, o.Join)}}
+	}
+	if o.StorageURL != "" {
+		out.Storage.URL = o.StorageURL
+	}
+	if o.StoragePrefix != "" {
+		out.Storage.Prefix = o.StoragePrefix
+	}
 	var errs ErrorList
 	out.Root = w.Root.clone(func(n *Node) {
 		if n.Kind != KindJob || n.Job == nil {

@@ -153,33 +153,37 @@ var schema = []field{
 				}},
 		}},
 	}},
-	{name: "storage", present: func(*Policy) bool { return true }, sub: []field{
-		{name: "url", read: func(r *reader, n *yaml.Node, path string) {
-			if v, ok := r.d.str(n, path); ok {
-				r.d.storageURL(n, path, v)
-				r.p.Storage.URL = v
-			}
-		}, write: func(p *Policy) (any, bool) { return always(p.Storage.URL) }},
-		{name: "prefix", read: func(r *reader, n *yaml.Node, path string) { r.p.Storage.Prefix, _ = r.d.str(n, path) },
-			write: func(p *Policy) (any, bool) { return unless(p.Storage.Prefix) }},
-		{name: "compression", read: func(r *reader, n *yaml.Node, path string) {
-			if v, ok := r.d.oneOf(n, path, "none", "zstd"); ok && v == "zstd" {
-				r.p.Storage.Compression = v
-			}
-		}, write: func(p *Policy) (any, bool) { return unless(p.Storage.Compression) }},
-		{name: "checksum", read: func(r *reader, n *yaml.Node, path string) {
-			if v, ok := r.d.oneOf(n, path, "sha256", "crc32c"); ok {
-				r.p.Storage.Checksum = v
-			}
-		}, write: func(p *Policy) (any, bool) { return p.Storage.Checksum, p.Storage.Checksum != DefaultChecksum }},
-		{name: "encrypt", read: func(r *reader, n *yaml.Node, path string) { r.p.Storage.Encrypt, _ = r.d.boolean(n, path) },
-			write: func(p *Policy) (any, bool) { return always(p.Storage.Encrypt) }},
-		{name: "keep", read: func(r *reader, n *yaml.Node, path string) { r.p.Storage.Keep, _ = r.d.positive(n, path) },
-			write: func(p *Policy) (any, bool) { return always(p.Storage.Keep) }},
-		{name: "retain_finished", read: func(r *reader, n *yaml.Node, path string) {
-			r.p.Storage.RetainFinished, _ = r.d.duration(n, path)
-		}, write: func(p *Policy) (any, bool) { return always(p.Storage.RetainFinished.String()) }},
-	}},
+	{name: "storage", present: func(*Policy) bool { return true }, sub: storageFields},
+}
+
+// storageFields are the storage section's, a workflow's as well as a
+// job's.
+var storageFields = []field{
+	{name: "url", read: func(r *reader, n *yaml.Node, path string) {
+		if v, ok := r.d.str(n, path); ok {
+			r.d.storageURL(n, path, v)
+			r.p.Storage.URL = v
+		}
+	}, write: func(p *Policy) (any, bool) { return always(p.Storage.URL) }},
+	{name: "prefix", read: func(r *reader, n *yaml.Node, path string) { r.p.Storage.Prefix, _ = r.d.str(n, path) },
+		write: func(p *Policy) (any, bool) { return unless(p.Storage.Prefix) }},
+	{name: "compression", read: func(r *reader, n *yaml.Node, path string) {
+		if v, ok := r.d.oneOf(n, path, "none", "zstd"); ok && v == "zstd" {
+			r.p.Storage.Compression = v
+		}
+	}, write: func(p *Policy) (any, bool) { return unless(p.Storage.Compression) }},
+	{name: "checksum", read: func(r *reader, n *yaml.Node, path string) {
+		if v, ok := r.d.oneOf(n, path, "sha256", "crc32c"); ok {
+			r.p.Storage.Checksum = v
+		}
+	}, write: func(p *Policy) (any, bool) { return p.Storage.Checksum, p.Storage.Checksum != DefaultChecksum }},
+	{name: "encrypt", read: func(r *reader, n *yaml.Node, path string) { r.p.Storage.Encrypt, _ = r.d.boolean(n, path) },
+		write: func(p *Policy) (any, bool) { return always(p.Storage.Encrypt) }},
+	{name: "keep", read: func(r *reader, n *yaml.Node, path string) { r.p.Storage.Keep, _ = r.d.positive(n, path) },
+		write: func(p *Policy) (any, bool) { return always(p.Storage.Keep) }},
+	{name: "retain_finished", read: func(r *reader, n *yaml.Node, path string) {
+		r.p.Storage.RetainFinished, _ = r.d.duration(n, path)
+	}, write: func(p *Policy) (any, bool) { return always(p.Storage.RetainFinished.String()) }},
 }
 
 // read decodes node n as the fields of a section.

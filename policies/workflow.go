@@ -33,6 +33,12 @@ type Workflow struct {
 	LengthLimit   int
 	OnLengthLimit string // continue or fail
 	Root          *Node
+	// Join is how the workflow's parallel and map nodes wait for their
+	// branches unless a node says otherwise: JoinWait or JoinHandoff.
+	Join string
+	// Storage is where fan-outs' branches leave their results (a job's
+	// checkpoints go where its own policy says).
+	Storage Storage
 	// Actions are ordinary actions the file defines, deployed with the
 	// workflow under their own names.
 	Actions []Action
@@ -89,6 +95,20 @@ const (
 	KindRetainCatch Kind = "retain_catch"
 	KindMerge       Kind = "merge"
 	KindDynamic     Kind = "dynamic"
+	KindParallel    Kind = "parallel"
+	KindMap         Kind = "map"
+	KindAsync       Kind = "async"
+)
+
+// Joins: how a fan-out's parent waits for its branches.
+const (
+	// JoinWait keeps the parent in its activation, polling for the
+	// branches' results: a blocking caller gets the result, and the wait
+	// is billed.
+	JoinWait = "wait"
+	// JoinHandoff ends the parent's activation with a pointer; the last
+	// branch to finish continues the workflow in a new invocation.
+	JoinHandoff = "handoff"
 )
 
 // Node is one node of a workflow tree. Which fields mean something
@@ -125,13 +145,16 @@ type Node struct {
 	// body gets the test's result instead of the input from before it.
 	Nosave bool
 
-	// Components are a sequence's nodes.
+	// Join is a parallel or map node's join ("" for the workflow's).
+	Join string
+
+	// Components are a sequence's and a parallel's nodes.
 	Components []*Node
 	// Test, Then and Else are if's (Else may be nil); Test and Body are
 	// while's and dowhile's.
 	Test, Then, Else *Node
 	// Body is what repeat, retry, try, finally, let, mask, retain,
-	// retain_catch and merge run.
+	// retain_catch, merge, map (for each element) and async run.
 	Body *Node
 	// Handler is try's catch and finally's finally.
 	Handler *Node

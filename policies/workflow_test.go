@@ -56,7 +56,7 @@ func TestParseWorkflowBadInput(t *testing.T) {
 	tests := []struct {
 		name, src, want, msg string
 	}{
-		{"unknown combinator", "composition:\n  sequnce: []\n", "w.yaml:2:3: composition", "expected one combinator key: action, composer, dowhile"},
+		{"unknown combinator", "composition:\n  sequnce: []\n", "w.yaml:2:3: composition", "expected one combinator key: action, async, composer, dowhile"},
 		{"two combinators", "composition:\n  action: a\n  function: '{}'\n", "w.yaml:3:3: composition.function", "two combinators in one node"},
 		{"unknown field beside", "composition:\n  action: a\n  parms: {}\n", "w.yaml:3:3: composition.parms", "expected params"},
 		{"field beside a plain combinator", "composition:\n  mask: a\n  x: 1\n", "w.yaml:3:3: composition.x", "mask takes no other field"},

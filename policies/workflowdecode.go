@@ -68,7 +68,8 @@ func ParseWorkflow(data []byte, source, dir string) (*Workflow, error) {
 		return nil, ErrorList{{File: source, Msg: "empty workflow; expected a mapping with a composition"}}
 	}
 	d := &decoder{file: source, nodes: map[string]*yaml.Node{}}
-	w := &Workflow{Source: source, LengthLimit: DefaultLengthLimit, OnLengthLimit: DefaultOnLengthLimit}
+	w := &Workflow{Source: source, LengthLimit: DefaultLengthLimit, OnLengthLimit: DefaultOnLengthLimit, Join: JoinWait,
+		Storage: Storage{URL: DefaultStorageURL, Checksum: DefaultChecksum, Keep: DefaultKeep, RetainFinished: DefaultRetainFinished}}
 	wd := &workflowDecoder{d: d, dir: dir, w: w}
 	root := doc.Content[0]
 	if isComposerAST(root) {
@@ -100,6 +101,13 @@ func ParseWorkflow(data []byte, source, dir string) (*Workflow, error) {
 		},
 		"composition": func(n *yaml.Node, path string) { w.Root = wd.node(n, path) },
 		"actions":     func(n *yaml.Node, path string) { w.Actions = append(w.Actions, wd.actions(n, path)...) },
+		"join":        func(n *yaml.Node, path string) { w.Join, _ = d.oneOf(n, path, JoinWait, JoinHandoff) },
+		"storage": func(n *yaml.Node, path string) {
+			// The storage fields of a policy, read into one of its own.
+			p := &Policy{Storage: w.Storage, nodes: d.nodes}
+			(&reader{d: d, p: p, at: map[string]*yaml.Node{}}).read(storageFields, n, path)
+			w.Storage = p.Storage
+		},
 	})
 	if w.Root != nil {
 		wd.scope(w.Root, nil)
@@ -131,7 +139,7 @@ var combinators = map[string][]string{
 	"action": {"params"}, "job": nil, "function": nil, "value": nil, "literal": nil, "set": nil,
 	"sequence": nil, "seq": nil, "if": nil, "while": nil, "dowhile": nil, "repeat": nil, "retry": nil,
 	"try": nil, "finally": nil, "let": nil, "mask": nil, "retain": {"catch"}, "merge": nil, "dynamic": nil,
-	"composer": nil,
+	"composer": {"jobs"}, "parallel": {"join"}, "map": {"join"}, "async": nil,
 }
 
 func combinatorNames() string {
@@ -288,11 +296,34 @@ func (wd *workflowDecoder) node(n *yaml.Node, path string) *Node {
 				out.Kind = KindRetainCatch
 			}
 		}
-	case "composer":
-		if n := wd.embed(val, at); n != nil {
-			return n
+	case "parallel":
+		out.Kind = KindParallel
+		if val.Kind != yaml.SequenceNode {
+			d.errorf(val, at, "expected a list of branches, got %s", describe(val))
+			break
 		}
-		return nil
+		for i, c := range val.Content {
+			if cn := wd.node(c, index(at, i)); cn != nil {
+				out.Components = append(out.Components, cn)
+			}
+		}
+		wd.join(out, sib("join"), join(path, "join"))
+	case "map":
+		out.Kind = KindMap
+		out.Body = wd.node(val, at)
+		wd.join(out, sib("join"), join(path, "join"))
+	case "async":
+		out.Kind = KindAsync
+		out.Body = wd.node(val, at)
+	case "composer":
+		n := wd.embed(val, at)
+		if n == nil {
+			return nil
+		}
+		if jobs := sib("jobs"); jobs != nil {
+			wd.substitute(n, jobs, join(path, "jobs"))
+		}
+		return n
 	case "dynamic":
 		out.Kind = KindDynamic
 		if !isNull(val) && (val.Kind != yaml.MappingNode || len(val.Content) > 0) {
@@ -413,6 +444,52 @@ func (wd *workflowDecoder) embed(n *yaml.Node, path string) *Node {
 	}
 	wd.w.Actions = append(wd.w.Actions, iw.Actions...)
 	return iw.Root
+}
+
+// join reads a fan-out's join.
+func (wd *workflowDecoder) join(out *Node, n *yaml.Node, path string) {
+	if n != nil {
+		out.Join, _ = wd.d.oneOf(n, path, JoinWait, JoinHandoff)
+	}
+}
+
+// substitute makes long jobs of an embedded composition's actions: jobs
+// maps an action's name, as the composition names it (name, pkg/name or
+// /ns/name; /_/ is the caller's), to a job node's value (a single-job
+// policy file or the sections inline). Each replaced action keeps its
+// place, and its path is where the job's key comes from.
+func (wd *workflowDecoder) substitute(root *Node, jobs *yaml.Node, path string) {
+	d := wd.d
+	if jobs.Kind != yaml.MappingNode {
+		d.errorf(jobs, path, "expected a mapping of the composition's action names to jobs, got %s", describe(jobs))
+		return
+	}
+	used := map[string]bool{}
+	for i := 0; i+1 < len(jobs.Content); i += 2 {
+		k, v := jobs.Content[i], jobs.Content[i+1]
+		name := k.Value
+		at := join(path, name)
+		p := wd.job(v, at)
+		if p == nil {
+			continue
+		}
+		root.Walk(func(n *Node) {
+			if n.Kind == KindAction && sameAction(n.Action, name) {
+				*n = Node{Kind: KindJob, Job: p, Path: "composer" + n.Path + "/" + name, Line: k.Line, Column: k.Column}
+				used[name] = true
+			}
+		})
+		if !used[name] {
+			d.errorf(k, at, "the composition has no action %q to run as a job", name)
+		}
+	}
+}
+
+// sameAction says whether two action references name the same action in
+// the caller's namespace ("inc", "/_/inc").
+func sameAction(a, b string) bool {
+	trim := func(s string) string { return strings.TrimPrefix(s, "/_/") }
+	return trim(a) == trim(b)
 }
 
 // isBodyForm says whether a retain value is {do: ..., catch: ...} rather

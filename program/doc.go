@@ -9,7 +9,8 @@
 // expression can name. A Program is plain data (Encode, Decode) so that it
 // can be deployed inside a conductor action.
 //
-// Load checks a Program and compiles its expressions once into a Machine,
+// Load checks a Program and compiles its expressions (and the JavaScript
+// of imported compositions' functions, see jsFunction) once into a Machine,
 // which is immutable and shared by every run. A run's whole state is a
 // State value: Start and Resume advance it one transition at a time until
 // the program needs an action or a job run for it, or ends. Between those

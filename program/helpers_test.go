@@ -119,33 +119,56 @@ type actions map[string]func(map[string]any) map[string]any
 func runAll(t *testing.T, m *Machine, input map[string]any, acts actions) (map[string]any, []string) {
 	t.Helper()
 	var st State
-	var calls []string
 	ev, err := m.Start(&st, input)
+	var calls []string
+	return drive(t, m, &st, ev, err, acts, &calls), calls
+}
+
+// drive answers a run's events to its end: calls from the table, forks by
+// running each branch to its end in turn (an async branch's activation id
+// is "async-N").
+func drive(t *testing.T, m *Machine, st *State, ev Event, err error, acts actions, calls *[]string) map[string]any {
+	t.Helper()
 	for {
 		if err != nil {
-			t.Fatalf("after %v: %v", calls, err)
+			t.Fatalf("after %v: %v", *calls, err)
 		}
 		name := ev.Action
 		switch ev.Kind {
 		case Done:
-			return ev.Params, calls
+			return ev.Params
 		case RunJob:
 			name = m.Program().Jobs[ev.Job].Step
+		case Fork:
+			var results []any
+			for _, b := range ev.Branches {
+				bst := stateTrip(t, b.State)
+				bev, berr := m.Enter(&bst, roundTrip(t, b.Params))
+				results = append(results, drive(t, m, &bst, bev, berr, acts, calls))
+			}
+			*st = stateTrip(t, *st)
+			if ev.Async {
+				*calls = append(*calls, "async")
+				ev, err = m.Resume(st, map[string]any{"method": "async", "activationId": fmt.Sprintf("async-%d", len(*calls))})
+			} else {
+				ev, err = m.Resume(st, map[string]any{"value": results})
+			}
+			continue
 		}
-		if len(calls) > 10000 {
-			t.Fatalf("more than 10000 calls: %v", calls[:20])
+		if len(*calls) > 10000 {
+			t.Fatalf("more than 10000 calls: %v", (*calls)[:20])
 		}
-		calls = append(calls, name)
+		*calls = append(*calls, name)
 		f, ok := acts[name]
 		if !ok {
-			t.Fatalf("call of %q, which the table lacks (calls %v)", name, calls)
+			t.Fatalf("call of %q, which the table lacks (calls %v)", name, *calls)
 		}
 		// A real action gets its input as JSON, so it cannot reach the
 		// machine's maps; a round trip here keeps the fakes honest. The
 		// state goes through JSON too, as a conductor persists it.
 		result := f(roundTrip(t, ev.Params))
-		st = stateTrip(t, st)
-		ev, err = m.Resume(&st, result)
+		*st = stateTrip(t, *st)
+		ev, err = m.Resume(st, result)
 	}
 }
 
@@ -186,6 +209,12 @@ type runCase struct {
 }
 
 func runCases(t *testing.T, cases []runCase) {
+	t.Helper()
+	runCasesWith(t, cases, load)
+}
+
+// runCasesWith is runCases with the trees loaded by load.
+func runCasesWith(t *testing.T, cases []runCase, load func(*testing.T, *policies.Node) *Machine) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,7 +23,8 @@ const (
 	OpAction Op = "action"
 	// OpJob runs Program.Jobs[Job] on the value.
 	OpJob Op = "job"
-	// OpFunction replaces the value by Expr's.
+	// OpFunction replaces the value by Expr's, or by what the
+	// JavaScript function JS gives.
 	OpFunction Op = "function"
 	// OpSet assigns variables; the value passes through.
 	OpSet Op = "set"
@@ -43,12 +44,19 @@ const (
 	OpDynamic Op = "dynamic"
 	// OpBuiltin runs a derived combinator's internal function.
 	OpBuiltin Op = "builtin"
+	// OpParallel, OpMap and OpAsync start branches (fork.go); OpStop
+	// ends one.
+	OpParallel Op = "parallel"
+	OpMap      Op = "map"
+	OpAsync    Op = "async"
+	OpStop     Op = "stop"
 )
 
 var knownOps = map[Op]bool{
 	OpPass: true, OpEmpty: true, OpAction: true, OpJob: true,
 	OpFunction: true, OpSet: true, OpValue: true, OpChoice: true,
 	OpTry: true, OpLet: true, OpExit: true, OpDynamic: true, OpBuiltin: true,
+	OpParallel: true, OpMap: true, OpAsync: true, OpStop: true,
 }
 
 // Instr is one instruction. Jumps are relative to the instruction's own
@@ -70,11 +78,18 @@ type Instr struct {
 	Params map[string]any `json:"params,omitempty"`
 	Job    int            `json:"job,omitempty"`
 	Expr   string         `json:"expr,omitempty"`
+	JS     string         `json:"js,omitempty"`
 	Set    []Assign       `json:"set,omitempty"`
 	Value  any            `json:"value,omitempty"`
 
 	Builtin string `json:"builtin,omitempty"`
 	Var     string `json:"var,omitempty"`
+
+	// Tasks are a parallel's branch entries and Return where its parent
+	// goes on, relative; Join is a fan-out's join ("" for the workflow's).
+	Tasks  []int  `json:"tasks,omitempty"`
+	Return int    `json:"return,omitempty"`
+	Join   string `json:"join,omitempty"`
 }
 
 // Assign is one assignment of a set instruction.
@@ -185,13 +200,26 @@ func (p *Program) Validate() error {
 			if in.Action == "" {
 				return bad("no action name")
 			}
+		case OpParallel, OpMap, OpAsync:
+			if in.Return <= 0 {
+				return bad("return must jump forward, got %d", in.Return)
+			}
+			if err := jump("return", in.Return); err != nil {
+				return err
+			}
+			for _, t := range in.Tasks {
+				if t <= 0 || t >= in.Return {
+					return bad("a branch at %+d lies outside the fan-out (return %+d)", t, in.Return)
+				}
+			}
 		case OpJob:
 			if in.Job < 0 || in.Job >= len(p.Jobs) {
 				return bad("job %d, but the program has %d", in.Job, len(p.Jobs))
 			}
 		case OpFunction:
-			if strings.TrimSpace(in.Expr) == "" {
-				return bad("no expression")
+			expr, js := strings.TrimSpace(in.Expr) != "", strings.TrimSpace(in.JS) != ""
+			if expr == js {
+				return bad("needs an expression or JavaScript, and not both")
 			}
 		case OpSet:
 			for _, a := range in.Set {

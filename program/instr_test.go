@@ -78,7 +78,7 @@ func TestValidate(t *testing.T) {
 		in   Instr
 		want string
 	}{
-		{"unknown op", Instr{Op: "parallel"}, "unknown operation"},
+		{"unknown op", Instr{Op: "fork"}, "unknown operation"},
 		{"next past the end", Instr{Op: OpPass, Next: 2}, "next +2 lands at 3"},
 		{"next before the start", Instr{Op: OpPass, Next: -2}, "next -2 lands at -1"},
 		{"then out of range", Instr{Op: OpChoice, Then: 5, Else: 1}, "then +5"},
@@ -89,7 +89,8 @@ func TestValidate(t *testing.T) {
 		{"job out of range", Instr{Op: OpJob, Job: 1}, "job 1, but the program has 1"},
 		{"negative job", Instr{Op: OpJob, Job: -1}, "job -1"},
 		{"action without a name", Instr{Op: OpAction}, "no action name"},
-		{"function without an expression", Instr{Op: OpFunction, Expr: " "}, "no expression"},
+		{"function without an expression", Instr{Op: OpFunction, Expr: " "}, "needs an expression or JavaScript"},
+		{"function with both", Instr{Op: OpFunction, Expr: "1", JS: "() => 1"}, "and not both"},
 		{"assignment without a variable", Instr{Op: OpSet, Set: []Assign{{Expr: "1"}}}, "needs a variable"},
 		{"unknown builtin", Instr{Op: OpBuiltin, Builtin: "eval"}, `unknown builtin "eval"`},
 		{"builtin without its variable", Instr{Op: OpBuiltin, Builtin: "save"}, `builtin "save"`},

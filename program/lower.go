@@ -61,6 +61,9 @@ func init() {
 		policies.KindRetainCatch: (*lowerer).retainCatch,
 		policies.KindMerge:       (*lowerer).merge,
 		policies.KindDynamic:     (*lowerer).dynamic,
+		policies.KindParallel:    (*lowerer).parallel,
+		policies.KindMap:         (*lowerer).mapNode,
+		policies.KindAsync:       (*lowerer).async,
 	}
 }
 
@@ -219,7 +222,12 @@ func (l *lowerer) jobNode(n *policies.Node) (code, error) {
 }
 
 func (l *lowerer) function(n *policies.Node) (code, error) {
-	if n.Expr == "" {
+	switch {
+	case n.Expr != "" && n.JS != "":
+		return nil, fmt.Errorf("program: %s: a function node has an expression or JavaScript, not both", n.Path)
+	case n.JS != "":
+		return one(n.Path, Instr{Op: OpFunction, JS: n.JS}), nil
+	case n.Expr == "":
 		return nil, fmt.Errorf("program: %s: a function node needs an expression", n.Path)
 	}
 	return one(n.Path, Instr{Op: OpFunction, Expr: n.Expr}), nil

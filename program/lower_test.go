@@ -162,9 +162,10 @@ func TestLowerErrors(t *testing.T) {
 		want string
 	}{
 		{"no root", nil, "no workflow"},
-		{"unknown kind", seq(&policies.Node{Kind: "parallel"}), `composition.sequence[0]: unknown combinator "parallel"`},
+		{"unknown kind", seq(&policies.Node{Kind: "fork"}), `composition.sequence[0]: unknown combinator "fork"`},
 		{"action without a name", act(""), "needs an action name"},
 		{"function without an expression", fn(""), "needs an expression"},
+		{"function with an expression and JavaScript", &policies.Node{Kind: policies.KindFunction, Expr: "1", JS: "() => 1"}, "not both"},
 		{"internal let variable", let(map[string]any{"$count": 1.0}, act("a")), "names starting with $"},
 		{"internal set variable", let(map[string]any{"x": 1.0}, set("$params", "1")), "names starting with $"},
 		{"params as a variable", let(map[string]any{"params": 1.0}, act("a")), `"params" would hide`},

@@ -3,10 +3,13 @@ package program
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/dop251/goja"
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 	"github.com/wskx/wskx/policies"
@@ -21,13 +24,16 @@ const MaxTransitions = 10000
 // Machine runs one program. It is immutable once loaded, so one Machine
 // serves any number of runs at once, each with its own State.
 type Machine struct {
-	prog *Program
-	code []compiled // by instruction
+	prog      *Program
+	code      []compiled // by instruction
+	log       *slog.Logger
+	jsTimeout time.Duration
 }
 
 type compiled struct {
 	vars []string      // the user variables the expressions see
 	fn   *vm.Program   // a function's expression
+	js   *goja.Program // a JavaScript function's wrapper
 	set  []*vm.Program // a set's, by assignment
 }
 
@@ -40,6 +46,11 @@ type State struct {
 	// Stack is the frame stack, innermost first as in the conductor.
 	Stack  []Frame     `json:"stack,omitempty"`
 	Visits map[int]int `json:"visits,omitempty"` // job index -> times entered in this workflow instance
+	// Forks counts the entries into each fan-out instruction, and Branch
+	// names the branch this run is ("" for the workflow's own), so that
+	// forks, and jobs inside branches, have names of their own.
+	Forks  map[int]int `json:"forks,omitempty"`
+	Branch string      `json:"branch,omitempty"`
 }
 
 // Frame is one entry of the stack: a try's handler, a let's variables, or
@@ -48,16 +59,20 @@ type Frame struct {
 	Catch *int           `json:"catch,omitempty"` // absolute pc of a try's handler
 	Let   map[string]any `json:"let,omitempty"`
 	Mask  bool           `json:"mask,omitempty"`
+	// Marker is a branch's bottom: an error in the branch unwinds no
+	// further, into handlers of the parent's that the branch copied.
+	Marker bool `json:"marker,omitempty"`
 }
 
 // MarshalJSON keeps an empty let as {}: dropped, the frame would come
 // back as a try frame, and a mask above it would hide the wrong let.
 func (f Frame) MarshalJSON() ([]byte, error) {
 	w := struct {
-		Catch *int            `json:"catch,omitempty"`
-		Let   *map[string]any `json:"let,omitempty"`
-		Mask  bool            `json:"mask,omitempty"`
-	}{Catch: f.Catch, Mask: f.Mask}
+		Catch  *int            `json:"catch,omitempty"`
+		Let    *map[string]any `json:"let,omitempty"`
+		Mask   bool            `json:"mask,omitempty"`
+		Marker bool            `json:"marker,omitempty"`
+	}{Catch: f.Catch, Mask: f.Mask, Marker: f.Marker}
 	if f.Let != nil {
 		w.Let = &f.Let
 	}
@@ -74,8 +89,10 @@ const (
 	Call EventKind = iota + 1
 	// RunJob asks for a job run.
 	RunJob
-	// Done is the end of the run.
+	// Done is the end of the run (of a branch, in a branch).
 	Done
+	// Fork asks for branches to be started (fork.go).
+	Fork
 )
 
 func (k EventKind) String() string {
@@ -86,6 +103,8 @@ func (k EventKind) String() string {
 		return "run-job"
 	case Done:
 		return "done"
+	case Fork:
+		return "fork"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -98,16 +117,28 @@ type Event struct {
 	Job    int            // RunJob: index into Program.Jobs
 	Visit  int            // RunJob: 1-based count of entries into that job node (st.Visits after increment)
 	Path   string         // the node's path
+	// Fork: the branches to start, each a run of its own; Async says the
+	// parent goes on at once (Resume with the async result), otherwise
+	// it waits for every branch's end (Resume with {"value": [results]}).
+	// ForkID names this fork in the run, Join is the node's join.
+	Branches []Branch
+	Async    bool
+	ForkID   string
+	Join     string
 }
 
 // Load checks p and compiles its expressions, each against the user
 // variables visible where it stands, so that a misspelt variable fails
-// here rather than in the middle of a run.
-func Load(p *Program) (*Machine, error) {
+// here rather than in the middle of a run; JavaScript functions are
+// compiled too, so that a syntax error fails here.
+func Load(p *Program, opts ...Option) (*Machine, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Machine{prog: p, code: make([]compiled, len(p.Instrs))}
+	m := &Machine{prog: p, code: make([]compiled, len(p.Instrs)), jsTimeout: DefaultJSTimeout}
+	for _, o := range opts {
+		o(m)
+	}
 	// The lowering lays code out in nesting order and every construct
 	// leaves the stack as it found it; a handler, reached by unwinding,
 	// has the frames from before its try, as the walk does past the try's
@@ -134,6 +165,14 @@ func Load(p *Program) (*Machine, error) {
 		c.vars = user
 		switch in.Op {
 		case OpFunction:
+			if in.JS != "" {
+				prog, err := compileJS(in.Path, in.JS, user)
+				if err != nil {
+					return nil, fmt.Errorf("program: %s: function: %w", where(), err)
+				}
+				c.js = prog
+				break
+			}
 			prog, err := policies.CompileValue(in.Expr, user)
 			if err != nil {
 				return nil, fmt.Errorf("program: %s: function %q: %w", where(), in.Expr, err)
@@ -290,7 +329,7 @@ func (m *Machine) inspect(st *State, v any) map[string]any {
 		return params
 	}
 	st.PC = -1
-	for len(st.Stack) > 0 {
+	for len(st.Stack) > 0 && !st.Stack[0].Marker {
 		f := st.Stack[0]
 		st.Stack = st.Stack[1:]
 		if f.Catch != nil {
@@ -377,7 +416,15 @@ func (m *Machine) run(st *State, params map[string]any) (Event, error) {
 			}
 			params = m.inspect(st, v)
 		case OpFunction:
-			params = m.inspect(st, m.function(st, i, params))
+			if m.code[i].js == nil {
+				params = m.inspect(st, m.function(st, i, params))
+				break
+			}
+			v, err := m.jsFunction(st, i, params)
+			if err != nil {
+				return Event{}, err
+			}
+			params = m.inspect(st, v)
 		case OpSet:
 			if v, failed := m.set(st, i, params); failed {
 				params = m.inspect(st, v)
@@ -388,6 +435,15 @@ func (m *Machine) run(st *State, params map[string]any) (Event, error) {
 				return Event{}, err
 			}
 			params = m.inspect(st, v)
+		case OpParallel, OpMap, OpAsync:
+			ev, started, err := m.fork(st, i, in, params)
+			if err != nil || started {
+				return ev, err
+			}
+			// No branch: composer's parent goes on with an empty result.
+			params = map[string]any{"value": []any{}}
+		case OpStop:
+			st.PC = -1
 		}
 	}
 }

@@ -42,6 +42,23 @@ func (d Deps) secret(init InitRequest) ([]byte, error) {
 	return hop.ParseSecret(s)
 }
 
+// joins opens a workflow's storage for its fan-outs' joins.
+func (d Deps) joins(ctx context.Context, st policies.Storage) (composer.JoinStore, error) {
+	if d.OpenStore == nil {
+		return nil, fmt.Errorf("joins: no storage is configured")
+	}
+	s, err := d.OpenStore(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	j, ok := s.(composer.JoinStore)
+	if !ok {
+		s.Close()
+		return nil, fmt.Errorf("joins: the checkpoint store keeps no joins")
+	}
+	return j, nil
+}
+
 // NewRoleFactory returns the RoleFactory of the wskx runtime: the /init
 // code is a composer.Code naming the conductor or the step role.
 func NewRoleFactory(d Deps) RoleFactory {
@@ -59,8 +76,9 @@ func NewRoleFactory(d Deps) RoleFactory {
 		}
 		switch c.Role {
 		case composer.RoleConductor:
-			cond, err := composer.NewConductor(c, secret, func(a composer.Activation) (composer.Invoker, error) {
-				return d.NewInvoker(a.APIHost, a.APIKey)
+			cond, err := composer.NewConductor(c, secret, composer.ConductorDeps{
+				Invoker: func(a composer.Activation) (composer.Invoker, error) { return d.NewInvoker(a.APIHost, a.APIKey) },
+				Joins:   d.joins,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("init: %w", err)
@@ -106,6 +124,14 @@ func WhiskInvoker(apiHost, apiKey string) (composer.Invoker, error) {
 
 type whiskInvoker struct{ c *whisk.Client }
 
+func (w whiskInvoker) Ended(ctx context.Context, id string) (bool, error) {
+	_, err := w.c.GetActivation(ctx, id)
+	if whisk.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (w whiskInvoker) InvokeAsync(ctx context.Context, action string, params map[string]any) (string, error) {
 	inv, err := w.c.Invoke(ctx, action, params, whisk.InvokeOptions{})
 	if err != nil {
@@ -113,3 +139,6 @@ func (w whiskInvoker) InvokeAsync(ctx context.Context, action string, params map
 	}
 	return inv.ActivationID, nil
 }
+
+// The runner's store keeps fan-outs' joins as well as checkpoints.
+var _ composer.JoinStore = (*checkpointStore)(nil)

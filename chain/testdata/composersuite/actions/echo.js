@@ -1,0 +1,4 @@
+// echo: the input, untouched.
+function main(params) {
+  return params
+}

@@ -1,0 +1,4 @@
+// isEven: a condition for the branches.
+function main(params) {
+  return { value: params.n % 2 === 0 }
+}
