@@ -24,7 +24,13 @@ import (
 // deployed deploys p and returns its plan and composition.
 func deployed(t *testing.T, ctx context.Context, e *env, p *policies.Policy) (*composer.Plan, chain.Composition) {
 	t.Helper()
-	plan, err := composer.Compile(p, composer.Options{Namespace: e.api.Namespace()})
+	return deployedWorkflow(t, ctx, e, policies.SingleJob(p))
+}
+
+// deployedWorkflow deploys w and returns its plan and composition.
+func deployedWorkflow(t *testing.T, ctx context.Context, e *env, w *policies.Workflow) (*composer.Plan, chain.Composition) {
+	t.Helper()
+	plan, err := composer.CompileWorkflow(w, composer.Options{Namespace: e.api.Namespace()})
 	if err != nil {
 		t.Fatal(err)
 	}

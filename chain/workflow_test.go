@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/wskx/wskx/chain"
-	"github.com/wskx/wskx/composer"
 	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
 	"github.com/wskx/wskx/whisk"
@@ -56,17 +55,7 @@ func writeWorkflow(t *testing.T, name, src string) string {
 // runWorkflow deploys a workflow and follows one invocation to its end.
 func runWorkflow(t *testing.T, ctx context.Context, e *env, w *policies.Workflow, params map[string]any) (*chain.Outcome, chain.Composition) {
 	t.Helper()
-	plan, err := composer.CompileWorkflow(w, composer.Options{Namespace: e.api.Namespace()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chain.Deploy(ctx, e.api, plan); err != nil {
-		t.Fatal(err)
-	}
-	comp, err := chain.Lookup(ctx, e.api, plan.Conductor.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, comp := deployedWorkflow(t, ctx, e, w)
 	out, err := follow(ctx, e, comp, params, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +255,7 @@ composition:
 	if n := computed(t, e.api, shortStep(comp)); n != 1 {
 		t.Errorf("the job's end was computed %d times, want once", n)
 	}
-	all := allDerived(t, e.api, out.Invocations)
+	all := allDerived(t, e, out.Invocations)
 	for i := 1; i < len(all); i++ {
 		if all[i-1].End > all[i].Start {
 			t.Errorf("activations overlap: %s (%s) and %s (%s)", all[i-1].ActivationID, all[i-1].Name, all[i].ActivationID, all[i].Name)
@@ -322,66 +311,15 @@ composition:
 	}
 }
 
-// allDerived pages through every activation the invocations caused.
-func allDerived(t *testing.T, api *whisk.Client, invocations []string) []whisk.Activation {
+// allDerived is every activation the invocations caused, oldest first.
+func allDerived(t *testing.T, e *env, invocations []string) []whisk.Activation {
 	t.Helper()
 	var all []whisk.Activation
-	for skip := 0; ; skip += 200 {
-		recs, err := api.ListActivations(context.Background(), whisk.ActivationListOptions{Docs: true, Limit: 200, Skip: skip})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range recs {
-			if slices.Contains(invocations, r.Cause) {
-				all = append(all, r)
-			}
-		}
-		if len(recs) < 200 {
-			break
+	for _, r := range allDerivedOrTop(t, e) {
+		if slices.Contains(invocations, r.Cause) {
+			all = append(all, r)
 		}
 	}
 	slices.SortFunc(all, byStart)
 	return all
-}
-
-// TestWorkflowSameKeyReplaysJobs: a second invocation with the same
-// workflow key gets the finished job's stored result: the job does not
-// run again.
-func TestWorkflowSameKeyReplaysJobs(t *testing.T) {
-	dir := t.TempDir()
-	e := startPlatform(t, dir)
-	defer e.lp.Close()
-	file := writeWorkflow(t, "keyed", `
-name: keyed
-idempotency_key: '"order-" + string(params.id)'
-composition:
-  sequence:
-    - function: '{"n": 6, "pause_ms": 200}'
-    - job:
-        name: count
-        job:
-          command: [../workloads/bin/count, "${params.n}", "${params.pause_ms}"]
-          timeout: 10s
-    - function: '{"sum": params.sum}'
-`)
-	w := loadWorkflow(t, file, policies.EngineCooperative, dir, policies.Overrides{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	first, comp := runWorkflow(t, ctx, e, w, map[string]any{"id": 7})
-	second, err := follow(ctx, e, comp, map[string]any{"id": 7}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, out := range []*chain.Outcome{first, second} {
-		if got := jobResult(t, out.Result); !out.Success || got["sum"] != 21.0 {
-			t.Errorf("invocation %d: %s, want sum 21", i+1, out.Result)
-		}
-	}
-	s1, s2 := summaryOf(t, first), summaryOf(t, second)
-	if s1.Key != "order-7" || s2.Key != "order-7" || len(s2.Jobs) != 1 || !s2.Jobs[0].Replayed || s1.Jobs[0].Replayed || s1.Jobs[0].Job != s2.Jobs[0].Job {
-		t.Errorf("summaries %+v and %+v, want the second to replay the first's job", s1, s2)
-	}
-	if n := computed(t, e.api, shortStep(comp)); n != 1 {
-		t.Errorf("the job's end was computed %d times, want once", n)
-	}
 }
