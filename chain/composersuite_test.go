@@ -33,11 +33,6 @@ const suiteDir = "testdata/composersuite"
 // parallel tests it runs only with a redis): each is some case's suite.
 const suiteTests = 87
 
-// jsPending is how wskx refuses a composition with a JavaScript function
-// until program/ runs them (under way): such a case is logged as pending,
-// and must pass as soon as wskx compiles it. This goes when that lands.
-const jsPending = "a function node needs an expression"
-
 type suiteFile struct {
 	Actions []string    `yaml:"actions"`
 	Cases   []suiteCase `yaml:"cases"`
@@ -275,7 +270,6 @@ func TestComposerSuite(t *testing.T) {
 	deployNodeActions(t, ctx, e.api, filepath.Join(suiteDir, "actions"), file.Actions)
 	deploySuiteComposition(t, ctx, tools, e)
 
-	var pending []string
 	store := t.TempDir()
 	for _, c := range file.Cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -303,11 +297,6 @@ func TestComposerSuite(t *testing.T) {
 				theirs = c.check(t, "composer", invokeCross(t, ctx, e.api, "cc-"+c.Name, c.Input))
 			}
 			plan, err := wskxPlan(f, "cs-"+c.Name, policies.Overrides{StorageURL: "file://" + store})
-			if err != nil && strings.Contains(err.Error(), jsPending) {
-				t.Logf("pending JavaScript functions in program/: %v", err)
-				pending = append(pending, c.Name)
-				return
-			}
 			if err != nil {
 				t.Fatalf("wskx: %v", err)
 			}
@@ -360,7 +349,4 @@ func TestComposerSuite(t *testing.T) {
 		})
 	}
 	t.Logf("%d cases in %v", len(file.Cases), time.Since(start).Round(time.Millisecond))
-	if len(pending) > 0 {
-		t.Logf("%d cases wait for JavaScript functions: %s", len(pending), strings.Join(pending, ", "))
-	}
 }
