@@ -224,8 +224,18 @@ func TestEventKindString(t *testing.T) {
 // TestSharedMachine: one Machine serves concurrent runs (go test -race).
 func TestSharedMachine(t *testing.T) {
 	m := load(t, let(map[string]any{"i": 0.0}, while(policies.KindWhile, fn("i < 50"), seq(set("i", "i + 1"), act("inc")))))
+	for _, got := range concurrentRuns(m, 8) {
+		if got["n"] != 50.0 {
+			t.Errorf("a run ended with %v", got)
+		}
+	}
+}
+
+// concurrentRuns runs one Machine n times at once from {n: 0}, answering
+// every call with inc, and returns each run's final value.
+func concurrentRuns(m *Machine, n int) []map[string]any {
 	done := make(chan map[string]any)
-	for range 8 {
+	for range n {
 		go func() {
 			var st State
 			ev, err := m.Start(&st, obj("n", 0))
@@ -238,9 +248,9 @@ func TestSharedMachine(t *testing.T) {
 			done <- ev.Params
 		}()
 	}
-	for range 8 {
-		if got := <-done; got["n"] != 50.0 {
-			t.Errorf("a run ended with %v", got)
-		}
+	out := make([]map[string]any, n)
+	for i := range out {
+		out[i] = <-done
 	}
+	return out
 }

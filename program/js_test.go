@@ -257,23 +257,8 @@ func TestJSSharedMachine(t *testing.T) {
 	m := loadComposer()(t, let(map[string]any{"i": 0.0},
 		while(policies.KindWhile, js(`() => i++ < 20`), seq(js(`p => ({ n: p.n + 1, seen: [...(p.seen || []), i] })`), act("inc"))),
 		js(`p => ({ n: p.n, last: p.seen[p.seen.length - 1] })`)))
-	const runs = 8
-	done := make(chan map[string]any)
-	for range runs {
-		go func() {
-			var st State
-			ev, err := m.Start(&st, obj("n", 0))
-			for err == nil && ev.Kind == Call {
-				ev, err = m.Resume(&st, inc(ev.Params))
-			}
-			if err != nil {
-				ev.Params = obj("error", err.Error())
-			}
-			done <- ev.Params
-		}()
-	}
-	for range runs {
-		if got := <-done; got["n"] != 40.0 || got["last"] != 20.0 {
+	for _, got := range concurrentRuns(m, 8) {
+		if got["n"] != 40.0 || got["last"] != 20.0 {
 			t.Errorf("a run ended with %v", got)
 		}
 	}
