@@ -55,13 +55,13 @@ type StorageCode struct {
 	Encrypt     bool   `json:"encrypt,omitempty"`
 }
 
-// NewFlow compiles a conductor's workflow code.
-func NewFlow(c WorkflowCode) (*Flow, error) {
+// NewFlow compiles a conductor's workflow code; opts go to its program.
+func NewFlow(c WorkflowCode, opts ...program.Option) (*Flow, error) {
 	prog, err := program.Decode(c.Program)
 	if err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
 	}
-	m, err := program.Load(prog)
+	m, err := program.Load(prog, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
 	}

@@ -3,6 +3,7 @@ package composer
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 
@@ -24,9 +25,11 @@ type Fork struct {
 	Count    int    // branches to wait for
 	// Parent is the parent's sealed state, to go on with once the branches
 	// are done; Await says its branches were started already (a wait
-	// handed to a new invocation at the conductor's time limit).
+	// handed to a new invocation at the conductor's time limit), as the
+	// activations IDs, one per branch ("" where unknown).
 	Parent string
 	Await  bool
+	IDs    []string
 }
 
 // Commit is a branch's end: its value, to commit to its join.
@@ -130,19 +133,34 @@ func joined(e Env, st carried, values []map[string]any) Decision {
 }
 
 // JoinedInput is the input of the invocation that goes on with a fan-out's
-// parent once every branch is done (join: handoff), or with its wait (the
-// waiting parent's time ran out: values nil).
+// parent once every branch is done (join: handoff).
 func JoinedInput(e Env, parent string, values []map[string]any, waited int64) (map[string]any, error) {
+	return handedInput(e, parent, pending{Joined: values}, waited)
+}
+
+// maxCarriedBranches bounds the branch inputs a handed-over wait carries
+// to restart lost branches with: the input is an invocation's parameters,
+// which OpenWhisk limits to 1 MB. Past it the wait goes on without them.
+const maxCarriedBranches = 512 << 10
+
+// WaitInput is the input of the invocation that goes on with a waiting
+// parent whose time ran out: the branches it started, as their inputs and
+// activations, so that it can start again one that gets lost.
+func WaitInput(e Env, parent string, branches []map[string]any, ids []string, waited int64) (map[string]any, error) {
+	w := &awaitJoin{Parent: parent, Branches: branches, IDs: ids}
+	if b, err := json.Marshal(branches); err != nil || len(b) > maxCarriedBranches {
+		w.Branches = nil
+	}
+	return handedInput(e, parent, pending{Await: w}, waited)
+}
+
+func handedInput(e Env, parent string, p pending, waited int64) (map[string]any, error) {
 	st, err := openParent(e, parent)
 	if err != nil {
 		return nil, err
 	}
 	st.WaitMS += waited
-	if values == nil {
-		st.Pending = &pending{Await: &awaitJoin{Parent: parent}}
-	} else {
-		st.Pending = &pending{Joined: values}
-	}
+	st.Pending = &p
 	st.Components = 0
 	st.Issued = e.Now.UnixMilli()
 	if e.Activation != "" {
@@ -161,9 +179,13 @@ type forkRef struct {
 	Count int    `json:"count"`
 }
 
-// awaitJoin is a join wait carried to a new invocation.
+// awaitJoin is a join wait carried to a new invocation: the parent, and
+// the branches' inputs and activations (to start again one that ended
+// without its value).
 type awaitJoin struct {
-	Parent string `json:"parent"`
+	Parent   string           `json:"parent"`
+	Branches []map[string]any `json:"branches,omitempty"`
+	IDs      []string         `json:"ids,omitempty"`
 }
 
 // goOn starts an invocation that a join handed its workflow: with the
@@ -177,7 +199,8 @@ func goOn(e Env, st carried, p pending) Decision {
 		if parent.Waiting == nil {
 			return fail(nil, "state", "the handed-over wait names no fan-out")
 		}
-		fk := &Fork{Await: true, Join: policies.JoinWait, Parent: p.Await.Parent, ID: parent.Waiting.ID, Count: parent.Waiting.Count}
+		fk := &Fork{Await: true, Join: policies.JoinWait, Parent: p.Await.Parent, ID: parent.Waiting.ID, Count: parent.Waiting.Count,
+			Branches: p.Await.Branches, IDs: p.Await.IDs}
 		return Decision{Fork: fk, handed: st, single: e.Flow.Single}
 	}
 	return joined(e, st, p.Joined)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/wskx/wskx/hop"
 	"github.com/wskx/wskx/policies"
+	"github.com/wskx/wskx/program"
 )
 
 // Activation is what a conductor run knows of its own activation.
@@ -50,6 +53,10 @@ type JoinStore interface {
 type ConductorDeps struct {
 	Invoker func(Activation) (Invoker, error)
 	Joins   func(ctx context.Context, st policies.Storage) (JoinStore, error)
+	// Logger receives what an activation's log should show: the
+	// invocations a conductor starts (branches, hand-overs) and what
+	// JavaScript functions print or throw. Nil drops it.
+	Logger *slog.Logger
 }
 
 // Conductor is the conductor role of a wskx runtime container: a
@@ -57,6 +64,7 @@ type ConductorDeps struct {
 type Conductor struct {
 	flow   *Flow
 	deps   ConductorDeps
+	log    *slog.Logger
 	now    func() time.Time
 	secret []byte
 	// poll is how often a waiting join looks for its branches' results.
@@ -72,10 +80,14 @@ func NewConductor(code Code, secret []byte, deps ConductorDeps) (*Conductor, err
 	if len(secret) == 0 {
 		return nil, fmt.Errorf("conductor: no %s: the conductor cannot authenticate its state; deploy it with wskx deploy, which sets it", hop.SecretEnv)
 	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	var f *Flow
 	if code.Workflow != nil {
 		var err error
-		if f, err = NewFlow(*code.Workflow); err != nil {
+		if f, err = NewFlow(*code.Workflow, program.WithLogger(log)); err != nil {
 			return nil, fmt.Errorf("conductor: %w", err)
 		}
 	} else {
@@ -88,7 +100,7 @@ func NewConductor(code Code, secret []byte, deps ConductorDeps) (*Conductor, err
 			return nil, fmt.Errorf("conductor: %w", err)
 		}
 	}
-	return &Conductor{flow: f, deps: deps, now: time.Now, secret: secret, poll: 200 * time.Millisecond}, nil
+	return &Conductor{flow: f, deps: deps, log: log, now: time.Now, secret: secret, poll: 200 * time.Millisecond}, nil
 }
 
 // Flow is the conductor's compiled workflow.
@@ -159,6 +171,7 @@ func (c *Conductor) fork(ctx context.Context, act Activation, d Decision) (Decis
 		return Decision{}, fail(st.Job, "fork", fmt.Sprintf("the fan-out at the workflow's %s could not start: %v; invoke the conductor with its parameters again", fk.ID, err)).Result
 	}
 	var store JoinStore
+	var got map[int][]byte // values a handoff's branches left before
 	if !fk.Async {
 		var err error
 		if store, err = c.joins(ctx); err != nil {
@@ -173,26 +186,45 @@ func (c *Conductor) fork(ctx context.Context, act Activation, d Decision) (Decis
 				s.Join, s.Continued = fk.ID, next
 				return Decision{}, map[string]any{"params": map[string]any{hop.StateKey: s}}
 			}
+			// The same key met this join before and it did not go on: a
+			// branch was lost (nobody watches a handed-over fan-out). The
+			// branches that left their values are not run again.
+			if got, err = store.Branches(ctx, fk.ID); err != nil {
+				return failed(err)
+			}
+			if len(got) >= fk.Count {
+				// Every value is there and no branch went on: go on here.
+				return Decision{}, c.goOnFromJoin(ctx, act, store, fk.ID, fk.Count, got, d.handed.Key, true)
+			}
 			// Before any branch starts: the last one to end reads it.
 			if err := store.PutJoinParent(ctx, fk.ID, []byte(fk.Parent)); err != nil {
 				return failed(err)
 			}
 		}
 	}
-	var ids []string
-	for _, b := range fk.Branches {
-		id, err := c.invokeSelf(ctx, act, b)
-		if err != nil {
-			return failed(err)
+	ids := fk.IDs
+	if !fk.Await {
+		ids = make([]string, len(fk.Branches))
+		for k, b := range fk.Branches {
+			if _, done := got[k]; done {
+				continue
+			}
+			id, err := c.invokeSelf(ctx, act, b)
+			if err != nil {
+				return failed(err)
+			}
+			// As composer's conductor does, the log names every branch, so
+			// that a reader of this activation can find them.
+			c.log.Info("branch started", "fork", fk.ID, "join", fk.Join, "branch", k, "of", len(fk.Branches), "activation", id)
+			ids[k] = id
 		}
-		ids = append(ids, id)
 	}
 	if fk.Async {
 		return AfterAsync(c.env(act), fk.Parent, ids[0]), nil
 	}
 	if fk.Join == policies.JoinHandoff {
 		s := accountOf(d.handed, c.now(), d.single)
-		s.Join, s.Branches = fk.ID, ids
+		s.Join, s.Branches = fk.ID, slices.DeleteFunc(ids, func(id string) bool { return id == "" })
 		return Decision{}, map[string]any{"params": map[string]any{hop.StateKey: s}}
 	}
 	start := c.now()
@@ -202,8 +234,9 @@ func (c *Conductor) fork(ctx context.Context, act Activation, d Decision) (Decis
 		return failed(err)
 	}
 	if values == nil {
-		// Out of time: a new invocation waits on.
-		input, err := JoinedInput(c.env(act), fk.Parent, nil, waited)
+		// Out of time: a new invocation waits on, and can start again
+		// the branches that get lost meanwhile.
+		input, err := WaitInput(c.env(act), fk.Parent, fk.Branches, ids, waited)
 		if err != nil {
 			return failed(err)
 		}
@@ -265,6 +298,9 @@ func (c *Conductor) restartLost(ctx context.Context, act Activation, store JoinS
 		return err
 	}
 	for k, id := range ids {
+		if id == "" {
+			continue
+		}
 		ended, err := inv.Ended(ctx, id)
 		if err != nil || !ended {
 			continue
@@ -281,9 +317,11 @@ func (c *Conductor) restartLost(ctx context.Context, act Activation, store JoinS
 			return fmt.Errorf("branch %d ended %d times without its value (last activation %s)", k, retries[k]+1, id)
 		}
 		retries[k]++
+		lost := id
 		if ids[k], err = inv.InvokeAsync(ctx, act.ActionName, fk.Branches[k]); err != nil {
 			return err
 		}
+		c.log.Warn("branch restarted", "fork", fk.ID, "branch", k, "lost", lost, "activation", ids[k])
 	}
 	return nil
 }
@@ -325,22 +363,54 @@ func (c *Conductor) commit(ctx context.Context, act Activation, d Decision) map[
 	if err != nil || len(got) < cm.Count {
 		return d.Result
 	}
-	won, err := store.ClaimJoin(ctx, cm.ID, act.ID)
-	if err != nil || !won {
-		return d.Result
+	if res := c.goOnFromJoin(ctx, act, store, cm.ID, cm.Count, got, d.handed.Key, false); res != nil {
+		return res
 	}
+	return d.Result
+}
+
+// goOnFromJoin goes on with a handed-over fan-out whose branches all left
+// their values, if this activation wins the join's claim: it invokes the
+// conductor with the parent's state and the values, and answers with the
+// pointer followers look for. Another activation holding the claim is
+// going on already: a branch answers nil, a parent invoked again
+// (parent) waits a moment for where the workflow went.
+func (c *Conductor) goOnFromJoin(ctx context.Context, act Activation, store JoinStore, join string, count int, got map[int][]byte, key string, parent bool) map[string]any {
 	failed := func(err error) map[string]any {
-		return map[string]any{"error": errorValue("join", fmt.Sprintf("the last branch could not go on with the workflow: %v; invoke the conductor with its parameters again", err))["error"]}
+		return map[string]any{"error": errorValue("join", fmt.Sprintf("the fan-out could not go on with the workflow: %v; invoke the conductor with its parameters again", err))["error"]}
 	}
-	parent, err := store.JoinParent(ctx, cm.ID)
+	pointer := func(id string) map[string]any {
+		return map[string]any{"params": map[string]any{hop.StateKey: hop.Summary{Key: key, Join: join, Continued: id}}}
+	}
+	won, err := store.ClaimJoin(ctx, join, act.ID)
 	if err != nil {
 		return failed(err)
 	}
-	values, err := decodeValues(got, cm.Count)
+	if !won {
+		if !parent {
+			return nil
+		}
+		for range claimWaits {
+			if next, ok, err := store.JoinNext(ctx, join); err == nil && ok {
+				return pointer(next)
+			}
+			select {
+			case <-ctx.Done():
+				return failed(ctx.Err())
+			case <-time.After(c.poll):
+			}
+		}
+		return failed(fmt.Errorf("another activation claimed the join and has not said where the workflow went"))
+	}
+	state, err := store.JoinParent(ctx, join)
 	if err != nil {
 		return failed(err)
 	}
-	input, err := JoinedInput(c.env(act), string(parent), values, 0)
+	values, err := decodeValues(got, count)
+	if err != nil {
+		return failed(err)
+	}
+	input, err := JoinedInput(c.env(act), string(state), values, 0)
 	if err != nil {
 		return failed(err)
 	}
@@ -348,7 +418,11 @@ func (c *Conductor) commit(ctx context.Context, act Activation, d Decision) map[
 	if err != nil {
 		return failed(err)
 	}
-	_ = store.SetJoinNext(ctx, cm.ID, id)
-	// The pointer that followers of the parent look for among its branches.
-	return map[string]any{"params": map[string]any{hop.StateKey: hop.Summary{Key: d.handed.Key, Join: cm.ID, Continued: id}}}
+	_ = store.SetJoinNext(ctx, join, id)
+	c.log.Info("fan-out joined", "fork", join, "activation", id)
+	return pointer(id)
 }
+
+// claimWaits bounds how many polls a parent invoked again waits for the
+// activation that holds its join's claim to say where it went.
+const claimWaits = 25

@@ -183,6 +183,10 @@ func TestConductorFanOut(t *testing.T) {
 		// started again by the waiting parent.
 		{name: "wait, a branch lost", join: policies.JoinWait, drop: func(_ map[string]any, n int) bool { return n == 1 }, runs: 4},
 		{name: "wait, out of time", join: policies.JoinWait, delay: 300 * time.Millisecond, deadline: joinMargin + 100*time.Millisecond, runs: 4},
+		// The wait is handed over before the parent looks for lost
+		// branches: the new invocation starts the lost one again.
+		{name: "wait, out of time, a branch lost", join: policies.JoinWait, delay: 300 * time.Millisecond, deadline: joinMargin + 50*time.Millisecond,
+			drop: func(_ map[string]any, n int) bool { return n == 1 }, runs: 5},
 		{name: "handoff, invoked again with the same key", join: policies.JoinHandoff, again: true, runs: 4},
 		{name: "wait, invoked again with the same key", join: policies.JoinWait, again: true, runs: 6},
 	}
@@ -229,5 +233,53 @@ func TestConductorFanOut(t *testing.T) {
 				t.Errorf("%d invocations, want %d (the branches, a restarted one, the continuation)", p.n, tt.runs)
 			}
 		})
+	}
+}
+
+// TestConductorHandoffLostBranch loses a branch of a handed-over fan-out,
+// which no parent watches: the workflow stops there. Invoked again with
+// the same key, the conductor starts only the lost branch, which is then
+// the last to commit and goes on; the branches that had left their values
+// do not run again.
+func TestConductorHandoffLostBranch(t *testing.T) {
+	c, p := fanOutConductor(t, policies.JoinHandoff)
+	p.drop = func(_ map[string]any, n int) bool { return n == 1 }
+	in := map[string]any{"n": 10.0, "id": "same"}
+	res, err := c.Run(context.Background(), in, Activation{ID: "act-0", ActionName: "/_/w", Deadline: time.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.wg.Wait()
+	var s hop.Summary
+	if params, ok := roundTrip(t, res)["params"].(map[string]any); !ok || remarshal(params[hop.StateKey], &s) != nil || len(s.Branches) != 3 {
+		t.Fatalf("first answer %v, want a hand-over to three branches", res)
+	}
+	if p.n != 3 {
+		t.Fatalf("%d invocations before the second call, want the 3 branches alone (one lost, nothing went on)", p.n)
+	}
+	res, err = c.Run(context.Background(), in, Activation{ID: "act-again", ActionName: "/_/w", Deadline: time.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again hop.Summary
+	if params, ok := roundTrip(t, res)["params"].(map[string]any); !ok || remarshal(params[hop.StateKey], &again) != nil || len(again.Branches) != 1 {
+		t.Fatalf("second answer %v, want a hand-over to the one lost branch", res)
+	}
+	got := p.final(t, roundTrip(t, res))
+	p.wg.Wait()
+	if b, _ := json.Marshal(got); !strings.Contains(string(b), `"sum":36`) {
+		t.Fatalf("result %s, want the sum of the three branches, 36", b)
+	}
+	// The lost branch again, then the workflow going on.
+	if p.n != 5 {
+		t.Errorf("%d invocations, want 5", p.n)
+	}
+	// Invoked a third time, the join has gone on: the answer points there.
+	res, err = c.Run(context.Background(), in, Activation{ID: "act-third", ActionName: "/_/w", Deadline: time.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(p.final(t, roundTrip(t, res))); !strings.Contains(string(b), `"sum":36`) || p.n != 5 {
+		t.Errorf("third call: %s after %d invocations, want the same result and nothing run again", b, p.n)
 	}
 }

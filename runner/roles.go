@@ -79,6 +79,7 @@ func NewRoleFactory(d Deps) RoleFactory {
 			cond, err := composer.NewConductor(c, secret, composer.ConductorDeps{
 				Invoker: func(a composer.Activation) (composer.Invoker, error) { return d.NewInvoker(a.APIHost, a.APIKey) },
 				Joins:   d.joins,
+				Logger:  d.Logger,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("init: %w", err)
