@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs the npm packages the Node.js tests use, at pinned versions, each
-# into its own folder $WSKX_CACHE/npm/NAME@VERSION:
+# Installs the npm packages the Node.js tests use, at pinned versions, into
+# folders under $WSKX_CACHE/npm:
 #   openwhisk-composer  the composer and its compose/deploy commands
-#   openwhisk           the JavaScript client, which OpenWhisk's nodejs
-#                       runtimes ship for actions to require('openwhisk')
+#   openwhisk, redis, uuid
+#                       the modules nodejs actions may require on OpenWhisk:
+#                       the JavaScript client, and what openwhisk-composer's
+#                       conductor requires for its parallel and map
+#                       combinators (a Redis client and uuid), in one
+#                       node_modules folder given to actions as NODE_PATH
 #
 #   scripts/npmtools.sh install   # once per machine; idempotent
 #   scripts/npmtools.sh env       # print the variables the tests read
@@ -19,56 +23,63 @@ set -euo pipefail
 CACHE="${WSKX_CACHE:-$HOME/.cache/wskx}"
 COMPOSER_VERSION="0.12.0" # the latest 0.12.x
 OPENWHISK_VERSION="3.21.9" # the latest 3.21.x; keep container.OpenWhiskNPMVersion in step
+REDIS_VERSION="3.1.2"      # the callback API composer's conductor.js uses (redis 4 dropped it)
+UUID_VERSION="8.3.2"       # CommonJS require('uuid').v4, as composer calls it
 NPM_DIR="$CACHE/npm"
+RUNTIME_DIR="$NPM_DIR/runtime-openwhisk@$OPENWHISK_VERSION-redis@$REDIS_VERSION-uuid@$UUID_VERSION"
 ENV_FILE="$CACHE/npmtools.env"
 
 log() { echo "npmtools: $*" >&2; }
 
-# install_pkg NAME VERSION installs NAME@VERSION into $NPM_DIR/NAME@VERSION
-# unless it is there; a temporary folder renamed at the end means a folder
-# that exists is complete.
-install_pkg() {
-  local name=$1 version=$2
-  local dest="$NPM_DIR/$name@$version"
-  if [[ -f "$dest/node_modules/$name/package.json" ]]; then
-    return 0
-  fi
-  log "installing $name@$version"
+# install_pkgs DEST NAME@VERSION... installs the packages together into
+# DEST/node_modules unless they are there; a temporary folder renamed at
+# the end means a folder that exists is complete.
+install_pkgs() {
+  local dest=$1
+  shift
+  local spec missing=
+  for spec in "$@"; do
+    [[ -f "$dest/node_modules/${spec%@*}/package.json" ]] || missing=1
+  done
+  [[ -z "$missing" ]] && return 0
+  log "installing $*"
   mkdir -p "$NPM_DIR"
   local tmp
   tmp=$(mktemp -d "$NPM_DIR/.install-XXXXXX")
   # A package.json of its own keeps npm from climbing to a parent project.
   echo '{"name":"wskx-npmtools","private":true}' >"$tmp/package.json"
-  if ! npm install --prefix "$tmp" --no-audit --no-fund --no-save --loglevel=error "$name@$version" >&2; then
+  if ! npm install --prefix "$tmp" --no-audit --no-fund --no-save --loglevel=error "$@" >&2; then
     rm -rf "$tmp"
-    log "npm install $name@$version failed"
+    log "npm install $* failed"
     return 1
   fi
   local got
-  got=$(node -p "require('$tmp/node_modules/$name/package.json').version")
-  if [[ "$got" != "$version" ]]; then
-    rm -rf "$tmp"
-    log "npm installed $name@$got, not $version"
-    return 1
-  fi
+  for spec in "$@"; do
+    got=$(node -p "require('$tmp/node_modules/${spec%@*}/package.json').version")
+    if [[ "$got" != "${spec##*@}" ]]; then
+      rm -rf "$tmp"
+      log "npm installed ${spec%@*}@$got, not $spec"
+      return 1
+    fi
+  done
   rm -rf "$dest"
   mv "$tmp" "$dest"
 }
 
 env_lines() {
-  echo "WSKX_NODE_PATH='$NPM_DIR/openwhisk@$OPENWHISK_VERSION/node_modules'"
+  echo "WSKX_NODE_PATH='$RUNTIME_DIR/node_modules'"
   echo "WSKX_COMPOSER_HOME='$NPM_DIR/openwhisk-composer@$COMPOSER_VERSION/node_modules/openwhisk-composer'"
 }
 
 install() {
   command -v node >/dev/null || { log "node is not installed (apt-get install nodejs npm)"; return 1; }
   command -v npm >/dev/null || { log "npm is not installed (apt-get install npm)"; return 1; }
-  install_pkg openwhisk "$OPENWHISK_VERSION"
-  install_pkg openwhisk-composer "$COMPOSER_VERSION"
+  install_pkgs "$RUNTIME_DIR" "openwhisk@$OPENWHISK_VERSION" "redis@$REDIS_VERSION" "uuid@$UUID_VERSION"
+  install_pkgs "$NPM_DIR/openwhisk-composer@$COMPOSER_VERSION" "openwhisk-composer@$COMPOSER_VERSION"
   mkdir -p "$CACHE"
   { echo "# written by scripts/npmtools.sh install"; env_lines; } >"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
-  log "openwhisk@$OPENWHISK_VERSION in $NPM_DIR/openwhisk@$OPENWHISK_VERSION"
+  log "openwhisk@$OPENWHISK_VERSION, redis@$REDIS_VERSION, uuid@$UUID_VERSION in $RUNTIME_DIR"
   log "openwhisk-composer@$COMPOSER_VERSION in $NPM_DIR/openwhisk-composer@$COMPOSER_VERSION"
   log "variables in $ENV_FILE"
 }
