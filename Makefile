@@ -14,7 +14,7 @@ endif
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 5m
 
-.PHONY: help build workloads blobservers npmtools test lint run run-workflow experiment bench fuzz fuzz-short clean
+.PHONY: help build workloads blobservers npmtools redis test lint run run-workflow experiment experiment-fanout bench fuzz fuzz-short clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,7 +36,10 @@ blobservers: ## install Azurite, versitygw and fake-gcs-server (pinned) into ~/.
 npmtools: ## install openwhisk-composer and the openwhisk client (pinned, npm) into ~/.cache/wskx/npm
 	bash scripts/npmtools.sh install
 
-test: lint workloads blobservers npmtools ## run every test; the storage tests start the blob servers on loopback
+redis: ## install redis-server (Debian) for openwhisk-composer's parallel, the fan-out baseline
+	bash scripts/redis.sh install
+
+test: lint workloads blobservers npmtools redis ## run every test; the storage tests start the blob servers on loopback
 	# One package at a time: the chain tests time checkpoints against short
 	# action limits, and the storage tests move 300 MB objects.
 	$(GO) test -p 1 -count=1 -timeout 45m ./...
@@ -64,6 +67,15 @@ experiment: build workloads ## run the default trilemma experiment and regenerat
 	$(BIN) experiment examples/experiments/default.yaml --out out/experiment --docs docs/trilemma.md
 	mkdir -p docs/results
 	cp out/experiment/results.csv out/experiment/results.json docs/results/
+
+experiment-fanout: build npmtools redis ## the fan-out experiment (wskx's joins against openwhisk-composer's, with Redis)
+	rm -rf out/experiment-fanout
+	set -a; . "$${WSKX_CACHE:-$$HOME/.cache/wskx}/npmtools.env"; set +a; \
+	  env=$$(mktemp); trap 'bash scripts/redis.sh stop '"$$env" EXIT; \
+	  bash scripts/redis.sh start "$$env"; . "$$env"; \
+	  $(BIN) experiment examples/experiments/fanout.yaml --out out/experiment-fanout --redis "$$WSKX_REDIS_URL" --docs docs/trilemma.md
+	mkdir -p docs/results/fanout
+	cp out/experiment-fanout/results.csv out/experiment-fanout/results.json docs/results/fanout/
 
 bench: workloads ## print the benchmarks' figures
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -15,16 +16,22 @@ const (
 	endMarker   = "<!-- END GENERATED: %s -->"
 )
 
-// Regions renders the generated regions of docs/trilemma.md from results:
-// "summary" (the per-policy table), "workloads" (duplicates and double
-// billing per workload) and "verdicts".
-func Regions(results []Result) map[string]string {
+// Regions renders the generated regions of docs/trilemma.md from the
+// results of experiment name: NAME-summary (the per-policy table),
+// NAME-workloads (duplicates and double billing per workload) and
+// NAME-verdicts. The name keeps each experiment's regions apart in one
+// document.
+func Regions(name string, results []Result) map[string]string {
 	sums := Summarize(results)
 	var t strings.Builder
 	t.WriteString("| policy | runs | failed | engine | mean time (s) | mean hops | billed (s) | conductor (ms) | double-billed (ms) | waiting (ms) | duplicates | lost work (ms) |\n")
 	t.WriteString("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range sums {
-		fmt.Fprintf(&t, "| %s | %d | %d | %s | %.1f | %.1f | %.1f | %d | %d | %d | %d | %d |\n", s.Policy, s.Runs, s.Failed, s.Engine,
+		engine := s.Engine
+		if engine == "" {
+			engine = "-" // a composition of plain actions: no job engine
+		}
+		fmt.Fprintf(&t, "| %s | %d | %d | %s | %.1f | %.1f | %.1f | %d | %d | %d | %d | %d |\n", s.Policy, s.Runs, s.Failed, engine,
 			s.MeanElapsedMS/1000, s.MeanHops, float64(s.BilledMS)/1000, s.ConductorMS,
 			s.DoubleBilledMS, s.WaitingMS, s.Duplicates, s.WorkLostMS)
 	}
@@ -38,7 +45,45 @@ func Regions(results []Result) map[string]string {
 		}
 		v.WriteString("\n")
 	}
-	return map[string]string{"summary": t.String(), "workloads": workloadTable(results), "verdicts": v.String()}
+	return map[string]string{name + "-summary": t.String(), name + "-workloads": workloadTable(results),
+		name + "-verdicts": v.String(), name + "-cases": caseTable(results)}
+}
+
+// caseTable shows each case (workload and arguments) under each policy:
+// the means over its repetitions of time, billed time and waiting, so
+// that how a cost grows with the swept argument can be read.
+func caseTable(results []Result) string {
+	type cell struct {
+		runs                     int
+		elapsed, billed, waiting int64
+	}
+	type key struct{ workload, args, policy string }
+	cells := map[key]*cell{}
+	var order []key
+	for _, r := range results {
+		a, _ := json.Marshal(r.Args)
+		k := key{r.Workload, string(a), r.Policy}
+		c, ok := cells[k]
+		if !ok {
+			c = &cell{}
+			cells[k] = c
+			order = append(order, k)
+		}
+		c.runs++
+		c.elapsed += r.ElapsedMS
+		c.billed += r.Metrics.BilledMS
+		c.waiting += r.Metrics.WaitingMS
+	}
+	var b strings.Builder
+	b.WriteString("| workload | arguments | policy | runs | mean time (s) | mean billed (s) | mean waiting (s) |\n")
+	b.WriteString("| --- | --- | --- | ---: | ---: | ---: | ---: |\n")
+	for _, k := range order {
+		c := cells[k]
+		n := float64(c.runs) * 1000
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %d | %.2f | %.2f | %.2f |\n", k.workload, k.args, k.policy, c.runs,
+			float64(c.elapsed)/n, float64(c.billed)/n, float64(c.waiting)/n)
+	}
+	return b.String()
 }
 
 // workloadTable shows, per workload and policy, the duplicate results and

@@ -34,14 +34,22 @@ type Run struct {
 // Result is what one run measured.
 type Result struct {
 	Run
-	Engine      string          `json:"engine"` // the engine the hops reported
-	Success     bool            `json:"success"`
-	Status      string          `json:"status"`
-	Output      json.RawMessage `json:"output"` // the job's result object, wskx fields removed
-	ElapsedMS   int64           `json:"elapsed_ms"`
-	Invocations int             `json:"invocations"` // top-level invocations (conductor or step)
-	Metrics     Metrics         `json:"metrics"`
-	Error       string          `json:"error,omitempty"`
+	Engine  string          `json:"engine"` // the engine the hops reported
+	Success bool            `json:"success"`
+	Status  string          `json:"status"`
+	Output  json.RawMessage `json:"output"` // the job's result object, wskx fields removed
+	// Workflow says the run was a workflow's (or the composer
+	// baseline's): a composition of actions and jobs.
+	Workflow bool `json:"workflow,omitempty"`
+	// Blocking says the run was started as a blocking invoke, and Direct
+	// that this call returned the workflow's final result, as invoking a
+	// plain action would.
+	Blocking    bool    `json:"blocking,omitempty"`
+	Direct      bool    `json:"direct,omitempty"`
+	ElapsedMS   int64   `json:"elapsed_ms"`
+	Invocations int     `json:"invocations"` // top-level invocations (conductor or step)
+	Metrics     Metrics `json:"metrics"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // Driver runs cases on some OpenWhisk.
@@ -65,6 +73,9 @@ type OpenWhisk struct {
 	API       chain.API
 	Namespace string // "_" by default
 	Dir       string // run directory: checkpoint store and job folders
+	// Composer is what the composer baseline runs with; nil when the
+	// experiment has none.
+	Composer *ComposerBaseline
 }
 
 // policy loads the run's policy with the experiment's overrides applied.
@@ -73,9 +84,28 @@ func (o *OpenWhisk) policy(r Run) (*policies.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	ov, err := o.overrides(r)
+	if err != nil {
+		return nil, err
+	}
+	return p.With(ov, r.Ref.File+" (with the experiment's overrides)")
+}
+
+func (o *OpenWhisk) namespace() string {
+	if o.Namespace == "" {
+		return "_"
+	}
+	return o.Namespace
+}
+
+// overrides are what the experiment changes in a run's policy or in
+// every job of its workflow: the platform's limits, the policy's
+// settings in the experiment file, storage under Dir, and a name of the
+// run's own.
+func (o *OpenWhisk) overrides(r Run) (policies.Overrides, error) {
 	store := filepath.Join(o.Dir, "store")
 	if err := os.MkdirAll(store, 0o755); err != nil {
-		return nil, fmt.Errorf("experiment: %w", err)
+		return policies.Overrides{}, fmt.Errorf("experiment: %w", err)
 	}
 	ov := policies.Overrides{
 		Timeout: r.Platform.Timeout, Memory: r.Platform.Memory, Engine: r.Ref.Engine,
@@ -95,21 +125,43 @@ func (o *OpenWhisk) policy(r Run) (*policies.Policy, error) {
 		}
 		return '-'
 	}, name)
-	return p.With(ov, r.Ref.File+" (with the experiment's overrides)")
+	return ov, nil
 }
 
 // Run deploys the run's actions, runs it and measures it.
 func (o *OpenWhisk) Run(ctx context.Context, r Run) (Result, error) {
 	res := Result{Run: r}
+	var job Job
+	var err error
+	switch {
+	case r.Baseline == BaselineComposer:
+		job, err = o.runComposer(ctx, r, &res)
+	case r.Ref.Workflow:
+		job, err = o.runWorkflow(ctx, r, &res)
+	default:
+		return o.runJob(ctx, r)
+	}
+	res.Workflow = true
+	if err != nil {
+		return res, fmt.Errorf("experiment %s/%s: %w", r.Workload, r.Policy, err)
+	}
+	res.Metrics = Measure(job)
+	for _, a := range job.Records {
+		if rep, ok := Report(a); ok && rep.Engine != "" {
+			res.Engine = rep.Engine
+		}
+	}
+	return res, nil
+}
+
+// runJob runs a single job's policy or one of its baselines.
+func (o *OpenWhisk) runJob(ctx context.Context, r Run) (Result, error) {
+	res := Result{Run: r}
 	p, err := o.policy(r)
 	if err != nil {
 		return res, fmt.Errorf("experiment %s/%s: %w", r.Workload, r.Policy, err)
 	}
-	ns := o.Namespace
-	if ns == "" {
-		ns = "_"
-	}
-	opts := composer.Options{Namespace: ns}
+	opts := composer.Options{Namespace: o.namespace()}
 	if r.Baseline == BaselineSelfInvoke {
 		// The baseline is a kind of step action, made here; no request
 		// can turn a chain's step into it.

@@ -21,6 +21,10 @@ const (
 	// BaselineSelfInvoke is the original design: each hop invokes the
 	// next itself, with no conductor.
 	BaselineSelfInvoke = "self-invoke"
+	// BaselineComposer runs a workflow's openwhisk-composer composition
+	// (compose's JSON) on openwhisk-composer's own conductor, deployed
+	// with its deploy command; its parallel and map join through Redis.
+	BaselineComposer = "composer"
 )
 
 // File is a parsed experiment file.
@@ -41,10 +45,15 @@ type Platform struct {
 	Memory  int           // MB
 }
 
-// PolicyRef names a policy file and what the experiment overrides in it.
+// PolicyRef names a policy file, or a workflow file, and what the
+// experiment overrides in it.
 type PolicyRef struct {
-	Name     string
-	File     string        // absolute
+	Name string
+	File string // absolute
+	// Workflow says File is a workflow (a wskx workflow file, or an
+	// openwhisk-composer composition as compose writes it).
+	Workflow bool
+	Join     string        // a workflow's join; "" keeps the file's
 	Engine   string        // "" keeps the policy's
 	Timeout  time.Duration // 0 keeps the platform's
 	Margin   string        // "" keeps the policy's
@@ -146,8 +155,8 @@ func ParseFile(data []byte, path string) (*File, error) {
 		case "baselines":
 			d.seq(v, p, func(i int, v *yaml.Node, p string) {
 				b := d.str(v, p)
-				if b != BaselineSingle && b != BaselineSelfInvoke && b != "" {
-					d.errf(v, p, "unknown baseline %q; expected single or self-invoke", b)
+				if b != BaselineSingle && b != BaselineSelfInvoke && b != BaselineComposer && b != "" {
+					d.errf(v, p, "unknown baseline %q; expected single, self-invoke or composer", b)
 				}
 				f.Baselines = append(f.Baselines, b)
 			})
@@ -176,6 +185,7 @@ func ParseFile(data []byte, path string) (*File, error) {
 			}
 		}
 	}
+	d.baselinesFit(f)
 	if len(d.errs) > 0 {
 		return nil, d.errs
 	}
@@ -251,6 +261,9 @@ func (d *fdecoder) duration(n *yaml.Node, p string) time.Duration {
 func (d *fdecoder) policy(name string, v *yaml.Node, p, dir string) PolicyRef {
 	r := PolicyRef{Name: name}
 	file := func(n *yaml.Node, p string) {
+		if r.File != "" {
+			d.errf(n, p, "a policy names one file; expected file or workflow, not both")
+		}
 		s := d.str(n, p)
 		if s == "" {
 			return
@@ -275,6 +288,14 @@ func (d *fdecoder) policy(name string, v *yaml.Node, p, dir string) PolicyRef {
 		switch k {
 		case "file":
 			file(v, p)
+		case "workflow":
+			file(v, p)
+			r.Workflow = true
+		case "join":
+			r.Join = d.str(v, p)
+			if r.Join != policies.JoinWait && r.Join != policies.JoinHandoff {
+				d.errf(v, p, "unknown join %q; expected %s or %s", r.Join, policies.JoinWait, policies.JoinHandoff)
+			}
 		case "engine":
 			r.Engine = d.str(v, p)
 			switch r.Engine {
@@ -289,13 +310,44 @@ func (d *fdecoder) policy(name string, v *yaml.Node, p, dir string) PolicyRef {
 		case "interval":
 			r.Interval = d.duration(v, p)
 		default:
-			d.unknown(k, v, p, "file, engine, timeout, margin, interval")
+			d.unknown(k, v, p, "file, workflow, join, engine, timeout, margin, interval")
 		}
 	})
 	if r.File == "" && v.Kind == yaml.MappingNode {
-		d.errf(v, join(p, "file"), "missing; expected the policy file's path")
+		d.errf(v, join(p, "file"), "missing; expected the policy file's path (file:) or the workflow's (workflow:)")
+	}
+	if r.Join != "" && !r.Workflow {
+		d.errf(v, join(p, "join"), "a join applies to a workflow; expected workflow: FILE beside it")
 	}
 	return r
+}
+
+// baselinesFit checks that each baseline can run every workload: the
+// single and self-invoke baselines run a single job's policy, the
+// composer baseline an openwhisk-composer composition.
+func (d *fdecoder) baselinesFit(f *File) {
+	refs := map[string]PolicyRef{}
+	for _, p := range f.Policies {
+		refs[p.Name] = p
+	}
+	for _, b := range f.Baselines {
+		for _, w := range f.Workloads {
+			if len(w.Policies) == 0 {
+				continue
+			}
+			first := refs[w.Policies[0]]
+			var msg string
+			switch {
+			case b == BaselineComposer && !(first.Workflow && filepath.Ext(first.File) == ".json"):
+				msg = "baseline composer runs an openwhisk-composer composition; expected the workload's first policy to be workflow: FILE.json (compose's output)"
+			case b != BaselineComposer && first.Workflow:
+				msg = fmt.Sprintf("baseline %s runs a single job; expected the workload's first policy to be a policy file (file:), not a workflow", b)
+			}
+			if msg != "" {
+				d.errs = append(d.errs, &policies.Error{File: d.file, Path: "workloads." + w.Name, Msg: msg})
+			}
+		}
+	}
 }
 
 func (d *fdecoder) workload(name string, v *yaml.Node, p string, known map[string]bool) Workload {

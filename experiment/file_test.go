@@ -52,6 +52,10 @@ func TestLoadFileErrors(t *testing.T) {
 		{"empty-sweep.yaml", "empty-sweep.yaml:6:10: workloads.count.args.n: empty sweep"},
 		{"unknown-baseline.yaml", `unknown-baseline.yaml:3:21: baselines[1]: unknown baseline "twice"`},
 		{"missing-policy.yaml", "missing-policy.yaml:3:11: policies.deadline.file: policy file"},
+		{"join-without-workflow.yaml", "join-without-workflow.yaml:4:5: policies.deadline.join: a join applies to a workflow"},
+		{"composer-baseline-job.yaml", "composer-baseline-job.yaml: workloads.count: baseline composer runs an openwhisk-composer composition"},
+		{"unknown-join.yaml", `unknown-join.yaml:5:11: policies.wait.join: unknown join "later"`},
+		{"unknown-join.yaml", "unknown-join.yaml: workloads.fanout: baseline single runs a single job"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

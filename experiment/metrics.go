@@ -22,6 +22,10 @@ type Job struct {
 	// WaitingMS is time a driver saw a billed activation block waiting on
 	// another, beyond what the hops report themselves.
 	WaitingMS int64
+	// Parallel says the job fans out: its branches run at once by
+	// design, so records that overlap are not billed twice; only waits
+	// are.
+	Parallel bool
 }
 
 // Metrics are the figures computed from one Job.
@@ -101,6 +105,10 @@ func Measure(j Job) Metrics {
 	m.Activations = len(j.Records)
 	m.WaitingMS = j.WaitingMS
 	var spans, waits []Interval
+	if cw := conductorWaits(j); len(cw) > 0 {
+		waits = append(waits, cw...)
+		m.WaitingMS += DoubleBilled(nil, cw)
+	}
 	for _, a := range j.Records {
 		if !Billed(a) {
 			continue
@@ -146,8 +154,36 @@ func Measure(j Job) Metrics {
 	if m.Finals > 1 {
 		m.Duplicates = m.Finals - 1
 	}
+	if j.Parallel {
+		spans = nil
+	}
 	m.DoubleBilledMS = DoubleBilled(spans, waits)
 	return m
+}
+
+// conductorWaits are the spans during which a conductor run was billed
+// while components it started ran: a component record that starts after
+// a conductor run and ends before it. A conductor decides between
+// components and the platform runs them after it returns, so a component
+// inside a conductor run's span is one the conductor invoked itself and
+// waited for (openwhisk-composer's parallel blocking on Redis, a wskx
+// join: wait polling its store). A fan-out's branches overlap each other
+// by design; this wait is the price of its join. The branches' own
+// conductor runs are left out: the first of them overlaps the last
+// milliseconds of the parent that started it, which is not a wait.
+func conductorWaits(j Job) []Interval {
+	var out []Interval
+	for i, c := range j.Records {
+		if !Billed(c) || !isConductor(c, j.Conductor) {
+			continue
+		}
+		for k, a := range j.Records {
+			if k != i && Billed(a) && !isConductor(a, j.Conductor) && a.Start >= c.Start && a.End <= c.End && a.End > a.Start {
+				out = append(out, Interval{a.Start, a.End})
+			}
+		}
+	}
+	return out
 }
 
 // DoubleBilled is the time during which at least two billed spans overlap

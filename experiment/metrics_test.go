@@ -153,3 +153,40 @@ func TestMemoryMB(t *testing.T) {
 		})
 	}
 }
+
+// TestMeasureFanOut measures a fan-out's join: a conductor run that
+// outlives the branches it started was billed while it waited for them;
+// branches that overlap each other are not billed twice.
+func TestMeasureFanOut(t *testing.T) {
+	work := func(start, end int64) whisk.Activation {
+		return rec(t, "work", start, end, 256, map[string]any{}, true)
+	}
+	cond := func(start, end int64) whisk.Activation { return rec(t, "c", start, end, 256, map[string]any{}, true) }
+	tests := []struct {
+		name     string
+		job      Job
+		waiting  int64
+		doubleMS int64
+	}{
+		{"parent blocks on two branches", Job{Conductor: "c", Parallel: true,
+			Records: []whisk.Activation{primary(0, 5000, 0), cond(0, 5000), work(100, 3100), work(200, 3200)}}, 3100, 3100},
+		{"parent ends before its branches (handoff)", Job{Conductor: "c", Parallel: true,
+			Records: []whisk.Activation{cond(0, 50), cond(10, 12), work(100, 3100), work(200, 3200), cond(3200, 3210)}}, 0, 0},
+		{"branches apart inside a wait count as their union", Job{Conductor: "c", Parallel: true,
+			Records: []whisk.Activation{cond(0, 9000), work(100, 1100), work(5000, 6000)}}, 2000, 2000},
+		{"a chain's conductor runs between components", Job{Conductor: "c",
+			Records: []whisk.Activation{cond(0, 10), work(10, 3000), cond(3000, 3010), work(3010, 6000)}}, 0, 0},
+		{"overlap outside a fan-out is still double billing", Job{Conductor: "c",
+			Records: []whisk.Activation{cond(0, 10), work(10, 3000), work(2000, 4000)}}, 0, 1000},
+		{"overlap of parallel branches is not", Job{Conductor: "c", Parallel: true,
+			Records: []whisk.Activation{cond(0, 10), work(10, 3000), work(20, 3000)}}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := Measure(tt.job)
+			if m.WaitingMS != tt.waiting || m.DoubleBilledMS != tt.doubleMS {
+				t.Errorf("waiting %d ms, double-billed %d ms; want %d, %d", m.WaitingMS, m.DoubleBilledMS, tt.waiting, tt.doubleMS)
+			}
+		})
+	}
+}

@@ -107,18 +107,48 @@ type Summary struct {
 	WaitingMS       int64
 	Duplicates      int
 	WorkLostMS      int64
-	Compared, Equal int // runs whose output was compared with the single baseline's, and how many matched
+	Compared, Equal int // runs whose output was compared with the reference's, and how many matched
+	// Reference is the baseline whose results the others are compared
+	// with: single for jobs, composer for workflows.
+	Reference string
+	Workflow  bool
+	// Blocking runs were started with a blocking invoke; Direct of them
+	// had the final result as that call's answer.
+	Blocking, Direct int
+}
+
+// referenceOf is the baseline a workload's results are compared with:
+// the single baseline where the experiment has one, else the composer
+// baseline (the same composition on openwhisk-composer's conductor).
+func referenceOf(results []Result, workload string) string {
+	ref := ""
+	for _, r := range results {
+		if r.Workload != workload {
+			continue
+		}
+		switch r.Baseline {
+		case BaselineSingle:
+			return BaselineSingle
+		case BaselineComposer:
+			ref = BaselineComposer
+		}
+	}
+	return ref
 }
 
 // Summarize aggregates results per policy, in first-seen order.
 func Summarize(results []Result) []Summary {
 	ref := map[string]json.RawMessage{}
+	refName := map[string]string{}
 	key := func(r Result) string {
 		a, _ := json.Marshal(r.Args)
 		return r.Workload + "\x00" + string(a) + "\x00" + strconv.Itoa(r.Repetition)
 	}
 	for _, r := range results {
-		if r.Baseline == BaselineSingle && r.Success && r.Error == "" {
+		if _, ok := refName[r.Workload]; !ok {
+			refName[r.Workload] = referenceOf(results, r.Workload)
+		}
+		if r.Baseline != "" && r.Baseline == refName[r.Workload] && r.Success && r.Error == "" {
 			ref[key(r)] = r.Output
 		}
 	}
@@ -148,7 +178,17 @@ func Summarize(results []Result) []Summary {
 		s.WaitingMS += m.WaitingMS
 		s.Duplicates += m.Duplicates
 		s.WorkLostMS += m.WorkLostMS
-		if want, ok := ref[key(r)]; ok && r.Baseline != BaselineSingle {
+		s.Workflow = s.Workflow || r.Workflow
+		if r.Blocking {
+			s.Blocking++
+			if r.Direct {
+				s.Direct++
+			}
+		}
+		if r.Baseline != "" && r.Baseline == refName[r.Workload] {
+			s.Reference = r.Baseline
+		}
+		if want, ok := ref[key(r)]; ok && r.Baseline != refName[r.Workload] {
 			s.Compared++
 			if sameJSON(want, r.Output) && m.Duplicates == 0 {
 				s.Equal++
@@ -191,13 +231,33 @@ func Verdicts(s Summary) []Verdict {
 		bb.Evidence = fmt.Sprintf("engine %s ran the unmodified binary", s.Engine)
 	case "cooperative":
 		bb.Evidence = "engine cooperative needs the job to save its state on SIGTERM/SIGUSR1"
+	case "":
+		if s.Workflow {
+			// No job ran under an engine: the composition's actions are
+			// used as they are.
+			bb.Known, bb.Kept = s.Runs > 0, true
+			bb.Evidence = "the composition's actions ran as they are"
+			break
+		}
+		fallthrough
 	default:
 		bb.Evidence = "no hop reported its engine"
 	}
+	ref := "single"
+	if s.Workflow {
+		ref = "composer"
+	}
 	sub := Verdict{Property: "substitution", Known: s.Compared > 0, Kept: s.Compared > 0 && s.Equal == s.Compared,
-		Evidence: fmt.Sprintf("%d of %d results equal to the single baseline's, %d duplicate results", s.Equal, s.Compared, s.Duplicates)}
-	if s.Policy == BaselineSingle {
+		Evidence: fmt.Sprintf("%d of %d results equal to the %s baseline's, %d duplicate results", s.Equal, s.Compared, ref, s.Duplicates)}
+	if s.Reference != "" {
 		sub = Verdict{Property: "substitution", Known: true, Kept: true, Evidence: "the reference itself"}
+	}
+	if s.Blocking > 0 {
+		// A caller that has to follow a pointer to get the result is not
+		// invoking a plain action.
+		sub.Known = sub.Known || s.Reference != ""
+		sub.Kept = sub.Kept && s.Direct == s.Blocking
+		sub.Evidence += fmt.Sprintf("; %d of %d blocking invokes answered with the result", s.Direct, s.Blocking)
 	}
 	return []Verdict{db, bb, sub}
 }

@@ -41,6 +41,44 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
+// fanoutResults are one case of the fan-out experiment: the same
+// composition joined by waiting, by hand-over and by composer's Redis.
+func fanoutResults() []Result {
+	args := Case{"branches": 2}
+	out := json.RawMessage(`{"branches":[0,1]}`)
+	run := func(policy, baseline string) Run {
+		return Run{Workload: "fanout", Policy: policy, Baseline: baseline, Args: args, Repetition: 1}
+	}
+	return []Result{
+		{Run: run("wait", ""), Workflow: true, Success: true, Output: out, Blocking: true, Direct: true,
+			Metrics: Metrics{BilledMS: 9400, WaitingMS: 3100, DoubleBilledMS: 3100}},
+		{Run: run("handoff", ""), Workflow: true, Success: true, Output: out, Blocking: true,
+			Metrics: Metrics{BilledMS: 6200}},
+		{Run: run("wrong", ""), Workflow: true, Success: true, Output: json.RawMessage(`{"branches":[1,0]}`), Blocking: true, Direct: true,
+			Metrics: Metrics{BilledMS: 6200}},
+		{Run: run("composer", "composer"), Workflow: true, Success: true, Output: out, Blocking: true, Direct: true,
+			Metrics: Metrics{BilledMS: 9500, WaitingMS: 3200, DoubleBilledMS: 3200}},
+	}
+}
+
+func TestVerdictsFanOut(t *testing.T) {
+	want := map[string][]string{
+		"wait":     {"violated", "kept", "kept"},
+		"handoff":  {"kept", "kept", "violated"}, // the blocking call answers with a pointer
+		"wrong":    {"kept", "kept", "violated"}, // branches out of order
+		"composer": {"violated", "kept", "kept"},
+	}
+	for _, s := range Summarize(fanoutResults()) {
+		var got []string
+		for _, v := range Verdicts(s) {
+			got = append(got, mark(v))
+		}
+		if !reflect.DeepEqual(got, want[s.Policy]) {
+			t.Errorf("%s: verdicts %v, want %v (%+v)", s.Policy, got, want[s.Policy], Verdicts(s))
+		}
+	}
+}
+
 func TestWriteResults(t *testing.T) {
 	dir := t.TempDir()
 	in := sampleResults()
@@ -72,7 +110,7 @@ func TestRegenerateKeepsProse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := Regenerate(doc, Regions(sampleResults()))
+	out, err := Regenerate(doc, Regions("default", sampleResults()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,14 +121,14 @@ func TestRegenerateKeepsProse(t *testing.T) {
 	if prose(t, out) != prose(t, doc) {
 		t.Errorf("prose changed:\n%q\nwas\n%q", prose(t, out), prose(t, doc))
 	}
-	again, err := Regenerate(out, Regions(sampleResults()))
+	again, err := Regenerate(out, Regions("default", sampleResults()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(again) != string(out) {
 		t.Error("regenerating twice is not stable")
 	}
-	if _, err := Regenerate([]byte("<!-- BEGIN GENERATED: summary -->\nx"), Regions(nil)); err == nil {
+	if _, err := Regenerate([]byte("<!-- BEGIN GENERATED: default-summary -->\nx"), Regions("default", nil)); err == nil {
 		t.Error("no error for a missing end marker")
 	}
 }
@@ -125,8 +163,8 @@ func TestPlotLinks(t *testing.T) {
 	if got != want {
 		t.Errorf("PlotLinks = %q, want %q", got, want)
 	}
-	doc := []byte("intro\n<!-- BEGIN GENERATED: plots -->\n<!-- END GENERATED: plots -->\noutro\n")
-	out, err := Regenerate(doc, map[string]string{"plots": got})
+	doc := []byte("intro\n<!-- BEGIN GENERATED: default-plots -->\n<!-- END GENERATED: default-plots -->\noutro\n")
+	out, err := Regenerate(doc, map[string]string{"default-plots": got})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,12 +180,30 @@ func TestWorkloadTable(t *testing.T) {
 		Result{Run: Run{Workload: "race", Policy: "self-invoke", Baseline: "self-invoke", Args: Case{"n": 40}}, Metrics: Metrics{Finals: 2, Duplicates: 1, DoubleBilledMS: 450}},
 		Result{Run: Run{Workload: "race", Policy: "self-invoke", Baseline: "self-invoke", Args: Case{"n": 41}}, Metrics: Metrics{Finals: 2, Duplicates: 1, DoubleBilledMS: 300}},
 	)
-	got := Regions(rs)["workloads"]
+	got := Regions("default", rs)["default-workloads"]
 	for _, want := range []string{
 		"| policy | count: duplicates / runs | count: double-billed (ms) | race: duplicates / runs | race: double-billed (ms) |",
 		"| deadline | 0 / 1 | 0 | 0 / 1 | 0 |",
 		"| self-invoke | 1 / 1 | 120 | 2 / 2 | 750 |",
 		"| coop | 0 / 1 | 0 | | |",
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("missing row %q in\n%s", want, got)
+		}
+	}
+}
+
+func TestCaseTable(t *testing.T) {
+	rs := fanoutResults()
+	second := rs[0]
+	second.Repetition = 2
+	second.ElapsedMS, second.Metrics.BilledMS, second.Metrics.WaitingMS = 4000, 9600, 3300
+	rs = append(rs, second)
+	got := Regions("fanout", rs)["fanout-cases"]
+	for _, want := range []string{
+		"| workload | arguments | policy | runs | mean time (s) | mean billed (s) | mean waiting (s) |",
+		"| fanout | `{\"branches\":2}` | wait | 2 | 2.00 | 9.50 | 3.20 |",
+		"| fanout | `{\"branches\":2}` | handoff | 1 | 0.00 | 6.20 | 0.00 |",
 	} {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("missing row %q in\n%s", want, got)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -18,17 +19,19 @@ import (
 // WritePlots writes SVG plots of results into dir: per workload, time and
 // hops against the swept argument per policy; over all runs, the billed
 // time breakdown and the lost work per policy. It returns the files
-// written. The output depends only on the results.
-func WritePlots(dir string, results []Result) ([]string, error) {
+// written, each named after experiment name. The output depends only on
+// the results.
+func WritePlots(dir, name string, results []Result) ([]string, error) {
 	var files []string
-	save := func(p *plot.Plot, name string) error {
+	save := func(p *plot.Plot, file string) error {
+		file = name + "-" + file
 		c := vgsvg.New(6*vg.Inch, 4*vg.Inch)
 		p.Draw(draw.New(c))
 		var b bytes.Buffer
 		if _, err := c.WriteTo(&b); err != nil {
-			return fmt.Errorf("plot %s: %w", name, err)
+			return fmt.Errorf("plot %s: %w", file, err)
 		}
-		path := filepath.Join(dir, name)
+		path := filepath.Join(dir, file)
 		files = append(files, path)
 		return writeAtomic(path, b.Bytes())
 	}
@@ -105,6 +108,11 @@ func WritePlots(dir string, results []Result) ([]string, error) {
 	p.NominalX(names...)
 	if err := save(p, "billed.svg"); err != nil {
 		return files, err
+	}
+	if !slices.ContainsFunc(lost, func(v float64) bool { return v > 0 }) {
+		// Nothing was lost (a composition of plain actions): no figure
+		// of zeros.
+		return files, nil
 	}
 	p = plot.New()
 	p.Title.Text = "work lost in failed or killed hops (all runs)"

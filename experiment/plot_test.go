@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -15,15 +16,16 @@ func TestWritePlotsDeterministic(t *testing.T) {
 		r.ElapsedMS *= 2
 		results = append(results, r)
 	}
+	results[3].Metrics.WorkLostMS = 2700
 	a, b := t.TempDir(), t.TempDir()
-	fa, err := WritePlots(a, results)
+	fa, err := WritePlots(a, "x", results)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WritePlots(b, results); err != nil {
+	if _, err := WritePlots(b, "x", results); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"count-time.svg", "count-hops.svg", "billed.svg", "lost.svg"}
+	want := []string{"x-count-time.svg", "x-count-hops.svg", "x-billed.svg", "x-lost.svg"}
 	if len(fa) != len(want) {
 		t.Fatalf("wrote %v, want %v", fa, want)
 	}
@@ -42,5 +44,21 @@ func TestWritePlotsDeterministic(t *testing.T) {
 		if !bytes.Equal(x, y) {
 			t.Errorf("%s differs between two runs on the same results", name)
 		}
+	}
+}
+
+// TestWritePlotsNothingLost leaves out the lost-work figure when nothing
+// was lost, as in a composition of plain actions.
+func TestWritePlotsNothingLost(t *testing.T) {
+	files, err := WritePlots(t.TempDir(), "fanout", fanoutResults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	if want := []string{"fanout-billed.svg"}; !slices.Equal(names, want) {
+		t.Errorf("wrote %v, want %v (one case: no sweep to plot, nothing lost)", names, want)
 	}
 }

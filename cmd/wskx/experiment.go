@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -16,7 +18,7 @@ import (
 func newExperimentCommand() *command {
 	return &command{
 		name:    "experiment",
-		usage:   "FILE [--out DIR] [--runtime BINARY] [--docs docs/trilemma.md]",
+		usage:   "FILE [--out DIR] [--runtime BINARY] [--docs docs/trilemma.md] [--redis URL]",
 		summary: "run a Serverless Trilemma experiment on the built-in platform and report it",
 		help: `Experiment runs every case of an experiment file (workloads with argument
 sweeps, under each listed policy and baseline, repeated) on the built-in
@@ -25,24 +27,40 @@ and file checkpoint storage under --out.
 
 It measures, per run, the time, the hops, the billed time (derived
 activations only: a composition's primary record is not billed), the time
-during which two billed activations of the job overlapped (double billing),
-duplicate final results, lost work and checkpoint costs. Progress goes to
+during which two billed activations of the job overlapped or a conductor
+was billed while components it started ran (double billing; a fan-out's
+branches overlap by design and do not count), duplicate final results,
+lost work and checkpoint costs. Progress goes to
 stderr; results.csv and results.json are rewritten in --out after every
 run; at the end a table per policy and the trilemma verdicts, each with the
 figure it rests on, are printed, and SVG plots (time and hops against the
 swept argument, billed time and lost work per policy) are written to --out.
 
-With --docs the generated regions of that document
-(<!-- BEGIN GENERATED: name --> ... <!-- END GENERATED: name -->) are
+A policy of an experiment is a single job's policy file (file:) or a
+workflow (workflow:, a wskx workflow file or an openwhisk-composer
+composition as its compose command writes it) with an optional join
+(wait or handoff). Baselines: single (the job in one plain activation),
+self-invoke (the original self-invoking design) and composer (the
+workflow's composition on openwhisk-composer's own conductor, deployed with
+its deploy command; its parallel and map join through the Redis at
+--redis). The composer baseline needs node and the packages that
+scripts/npmtools.sh installs (WSKX_COMPOSER_HOME, WSKX_NODE_PATH).
+
+With --docs the generated regions of that document named after the
+experiment (<!-- BEGIN GENERATED: NAME-summary --> ... <!-- END GENERATED:
+NAME-summary -->, and NAME-workloads, NAME-verdicts, NAME-plots) are
 rewritten from the results; the prose around them is kept as it is.
 
-Example:
-  wskx experiment examples/experiments/default.yaml --out /tmp/trilemma --docs docs/trilemma.md`,
+Examples:
+  wskx experiment examples/experiments/default.yaml --out /tmp/trilemma --docs docs/trilemma.md
+  scripts/redis.sh start /tmp/redis.env && . /tmp/redis.env
+  wskx experiment examples/experiments/fanout.yaml --redis "$WSKX_REDIS_URL"`,
 		flags: func(fs *pflag.FlagSet) func(context.Context, *cliEnv, []string) error {
 			out := fs.String("out", "experiment-results", "write results, records and checkpoints into `DIR`")
 			runtime := fs.String("runtime", "", "wskx `BINARY` the built-in platform runs actions with (default: this one)")
 			docs := fs.String("docs", "", "rewrite the generated regions of `FILE` from the results")
 			verbose := fs.BoolP("verbose", "v", false, "log the built-in platform's work to stderr")
+			redis := fs.String("redis", "", "the Redis `URL` openwhisk-composer's parallel joins through, for the composer baseline (default $WSKX_REDIS_URL)")
 			return func(ctx context.Context, env *cliEnv, args []string) error {
 				if len(args) != 1 {
 					return usagef("expected one experiment file")
@@ -76,6 +94,11 @@ Example:
 					return err
 				}
 				d := &experiment.OpenWhisk{API: api, Namespace: api.Namespace(), Dir: dir}
+				if slices.Contains(f.Baselines, experiment.BaselineComposer) {
+					if d.Composer, err = composerBaseline(env, lp, *redis); err != nil {
+						return err
+					}
+				}
 				results, err := experiment.Execute(ctx, f, d, env.stderr, func(r []experiment.Result) error {
 					return experiment.WriteResults(dir, r)
 				})
@@ -85,7 +108,7 @@ Example:
 				if err := experiment.WriteSummary(env.stdout, results); err != nil {
 					return err
 				}
-				plots, err := experiment.WritePlots(dir, results)
+				plots, err := experiment.WritePlots(dir, f.Name, results)
 				if err != nil {
 					return err
 				}
@@ -101,12 +124,23 @@ Example:
 					if err := os.MkdirAll(filepath.Join(docDir, "img"), 0o755); err != nil {
 						return fmt.Errorf("experiment: %w", err)
 					}
-					imgs, err := experiment.WritePlots(filepath.Join(docDir, "img"), results)
+					imgs, err := experiment.WritePlots(filepath.Join(docDir, "img"), f.Name, results)
 					if err != nil {
 						return err
 					}
-					regions := experiment.Regions(results)
-					if regions["plots"], err = experiment.PlotLinks(docDir, imgs); err != nil {
+					// This experiment's figures that this run did not draw
+					// are from an earlier one: the document no longer links
+					// them.
+					old, _ := filepath.Glob(filepath.Join(docDir, "img", f.Name+"-*.svg"))
+					for _, o := range old {
+						if !slices.Contains(imgs, o) {
+							if err := os.Remove(o); err != nil {
+								return fmt.Errorf("experiment: %w", err)
+							}
+						}
+					}
+					regions := experiment.Regions(f.Name, results)
+					if regions[f.Name+"-plots"], err = experiment.PlotLinks(docDir, imgs); err != nil {
 						return err
 					}
 					next, err := experiment.Regenerate(doc, regions)
@@ -121,4 +155,25 @@ Example:
 			}
 		},
 	}
+}
+
+// composerBaseline finds what the composer baseline runs with, saying
+// what is missing and how to get it.
+func composerBaseline(env *cliEnv, lp *local.Platform, redis string) (*experiment.ComposerBaseline, error) {
+	if redis == "" {
+		redis = env.getenv("WSKX_REDIS_URL")
+	}
+	if redis == "" {
+		return nil, usagef("the composer baseline needs a Redis: start one with scripts/redis.sh start ENVFILE and pass --redis URL (or set WSKX_REDIS_URL)")
+	}
+	home := env.getenv("WSKX_COMPOSER_HOME")
+	deploy := filepath.Join(home, "bin", "deploy.js")
+	if _, err := os.Stat(deploy); home == "" || err != nil {
+		return nil, usagef("the composer baseline needs openwhisk-composer: run scripts/npmtools.sh install and set WSKX_COMPOSER_HOME (and WSKX_NODE_PATH) as it prints")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, usagef("the composer baseline needs node (apt-get install nodejs npm)")
+	}
+	return &experiment.ComposerBaseline{Node: node, Deploy: deploy, APIHost: lp.APIHost, Key: lp.User.Key, RedisURL: redis}, nil
 }
