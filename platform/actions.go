@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -106,6 +107,8 @@ type actionBody struct {
 	Parameters  whisk.KeyValues `json:"parameters"`
 	Limits      *limitsBody     `json:"limits"`
 	Publish     *bool           `json:"publish"`
+	// DelAnnotations are annotation keys an update removes.
+	DelAnnotations []string `json:"delAnnotations"`
 }
 
 // limitsBody tells absent limits from zero ones.
@@ -185,8 +188,52 @@ func applyLimits(base whisk.Limits, b *limitsBody) (whisk.Limits, error) {
 	return l, nil
 }
 
-// checkExec validates an exec and normalises sequence components to fully
-// qualified names.
+// runtimes are the kinds this platform runs, named as OpenWhisk's runtime
+// manifest (ansible/files/runtimes.json) names them; a family's default
+// is what "FAMILY:default" resolves to (ExecManifest.resolveDefaultRuntime).
+var runtimes = []struct {
+	kind    string
+	isDeflt bool
+}{{"nodejs:18", false}, {"nodejs:20", true}}
+
+// resolveKind is the kind OpenWhisk stores for k: trimmed, lower case,
+// with a family's default resolved; false for a kind it does not run.
+func resolveKind(k string) (string, bool) {
+	k = strings.ToLower(strings.TrimSpace(k))
+	if k == "sequence" || k == "blackbox" {
+		return k, true
+	}
+	family, version, _ := strings.Cut(k, ":")
+	for _, r := range runtimes {
+		if r.kind == k || version == "default" && r.isDeflt && strings.HasPrefix(r.kind, family+":") {
+			return r.kind, true
+		}
+	}
+	return k, false
+}
+
+// invalidRuntime is OpenWhisk's Messages.invalidRuntimeError.
+func invalidRuntime(kind string) string {
+	valid := []string{"blackbox", "sequence"}
+	for _, r := range runtimes {
+		valid = append(valid, r.kind)
+	}
+	slices.Sort(valid)
+	return fmt.Sprintf("The specified runtime '%s' is not supported by this platform. Valid values are: '%s'.", kind, strings.Join(valid, "', '"))
+}
+
+// base64Code is OpenWhisk's Exec.isBinaryCode: code that is base64 (a
+// zip, for every runtime that takes one) is binary. Clients never say so.
+var base64Code = regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$`)
+
+func isBinaryCode(code string) bool {
+	t := strings.TrimSpace(code)
+	return len(t) > 0 && len(t)%4 == 0 && base64Code.MatchString(t)
+}
+
+// checkExec validates an exec as OpenWhisk reads one (Exec.scala): the
+// kind resolved, binary decided from the code, sequence components fully
+// qualified in the caller's namespace.
 func checkExec(e *whisk.Exec, ns string) error {
 	if e.Kind == "" {
 		return badRequest("exec malformed: kind undefined")
@@ -194,31 +241,33 @@ func checkExec(e *whisk.Exec, ns string) error {
 	if len(e.Code) > maxCode {
 		return badRequest(fmt.Sprintf("exec larger than allowed: %d > %d bytes.", len(e.Code), maxCode))
 	}
-	switch {
-	case e.Kind == "sequence":
-		e.Code, e.Image, e.Binary = "", "", false
+	kind, ok := resolveKind(e.Kind)
+	if !ok {
+		return badRequest(invalidRuntime(kind))
+	}
+	e.Kind = kind
+	switch kind {
+	case "sequence":
+		e.Code, e.Image, e.Binary, e.Main = "", "", false, ""
 		for i, c := range e.Components {
 			f, ok := resolveName(c, ns)
 			if !ok {
 				return badRequest(fmt.Sprintf("sequence component name %q is malformed", c))
 			}
-			// Store "_" as written: it resolves to the caller at run time.
-			if strings.HasPrefix(c, "/_/") {
-				e.Components[i] = "/_/" + f.name
-			} else {
-				e.Components[i] = f.path()
-			}
+			e.Components[i] = f.path()
 		}
-	case e.Kind == "blackbox":
+	case "blackbox":
 		if e.Image == "" {
-			return badRequest("exec malformed: blackbox requires an image")
+			return badRequest("'image' must be a string defined in 'exec' for 'blackbox' actions")
 		}
-	case e.Kind == "native" || strings.Contains(e.Kind, ":"):
-		if e.Code == "" {
-			return badRequest(fmt.Sprintf("exec malformed: kind '%s' requires code", e.Kind))
+		if strings.TrimSpace(e.Code) == "" {
+			e.Code = ""
 		}
+		e.Binary = isBinaryCode(e.Code)
 	default:
-		return badRequest(fmt.Sprintf("kind '%s' is not supported (use blackbox, native, sequence or a runtime kind such as nodejs:20)", e.Kind))
+		// Empty code is accepted; the runtime refuses it at /init.
+		e.Image, e.Components = "", nil
+		e.Binary = isBinaryCode(e.Code)
 	}
 	return nil
 }
@@ -299,8 +348,20 @@ func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action
 	if b.Parameters != nil {
 		a.Parameters = b.Parameters
 	}
-	if b.Annotations != nil {
+	if old == nil {
 		a.Annotations = b.Annotations
+	} else {
+		// An update merges the annotations it names over the action's
+		// (Actions.scala updateWhiskAction), after removing those in
+		// delAnnotations.
+		merged := append(whisk.KeyValues(nil), old.Annotations...)
+		for _, k := range b.DelAnnotations {
+			merged = slices.DeleteFunc(merged, func(kv whisk.KeyValue) bool { return kv.Key == k })
+		}
+		for _, kv := range b.Annotations {
+			merged = merged.Set(kv.Key, kv.Value)
+		}
+		a.Annotations = merged
 	}
 	if b.Publish != nil {
 		a.Publish = *b.Publish

@@ -479,9 +479,11 @@ func TestNativeAction(t *testing.T) {
 	ctx := ctxT(t)
 	// The parameters arrive as JSON in argv[1]; the last stdout line is the result.
 	script := "#!/bin/sh\necho \"got $1\"\necho \"$1\"\n"
+	// What wsk action create --native sends: the skeleton image, with a
+	// zip (binary is decided from the code) or the script as text.
 	for _, exec := range []*whisk.Exec{
-		{Kind: "blackbox", Image: "openwhisk/dockerskeleton", Binary: true, Code: zipExec(t, script)},
-		{Kind: "native", Binary: true, Code: zipExec(t, script)},
+		{Kind: "blackbox", Image: "openwhisk/dockerskeleton", Code: zipExec(t, script)},
+		{Kind: "blackbox", Image: "openwhisk/dockerskeleton", Code: script},
 	} {
 		mustPut(t, env.c, "native", &whisk.Action{Exec: exec})
 		inv, err := env.c.Invoke(ctx, "native", map[string]any{"n": 7}, whisk.InvokeOptions{Blocking: true})

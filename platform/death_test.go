@@ -55,7 +55,7 @@ func TestPlatformDeathKillsContainers(t *testing.T) {
 
 	pidFile := filepath.Join(dir, "pids")
 	script := fmt.Sprintf("#!/bin/sh\nsleep 300 </dev/null >/dev/null 2>&1 &\necho \"$PPID $$ $!\" > %[1]s.tmp && mv %[1]s.tmp %[1]s\nexec sleep 301\n", pidFile)
-	mustPut(t, c, "long", &whisk.Action{Exec: &whisk.Exec{Kind: "native", Binary: true, Code: zipExec(t, script)},
+	mustPut(t, c, "long", &whisk.Action{Exec: &whisk.Exec{Kind: "blackbox", Image: "openwhisk/dockerskeleton", Code: zipExec(t, script)},
 		Limits: &whisk.Limits{Timeout: 300000}})
 	if _, err := c.Invoke(ctxT(t), "long", nil, whisk.InvokeOptions{}); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func TestInitParameters(t *testing.T) {
 		exec *whisk.Exec
 		need string // a command the kind needs
 	}{
-		{name: "native", exec: &whisk.Exec{Kind: "native", Binary: true, Code: zipExec(t, native)}},
+		{name: "native", exec: &whisk.Exec{Kind: "blackbox", Image: "openwhisk/dockerskeleton", Code: zipExec(t, native)}},
 		{name: "nodejs", exec: &whisk.Exec{Kind: "nodejs:20", Code: node}, need: "node"},
 	}
 	env := startPlatform(t, Config{})

@@ -41,12 +41,16 @@ type accounting struct{ components, conductors int }
 
 // runReq is one activation to run.
 type runReq struct {
-	id        string
-	user      User
-	txid      string
-	action    *whisk.Action
-	name      fqn
-	payload   object // nil: no payload, only the action's defaults
+	id      string
+	user    User
+	txid    string
+	action  *whisk.Action
+	name    fqn
+	payload object // nil: no payload, only the action's defaults
+	// array is the payload when it is a JSON array (a sequence passes an
+	// array result on as it is): it goes to the action without the
+	// action's defaults, as OpenWhisk's invokeSimpleAction does.
+	array     json.RawMessage
 	cause     string // the primary activation id for derived activations
 	acct      *accounting
 	seqCount  *int // atomic actions run by the enclosing sequences
@@ -195,6 +199,12 @@ func asObject(raw json.RawMessage) (object, bool) {
 	return o, true
 }
 
+// isArray says whether raw is a JSON array.
+func isArray(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == '['
+}
+
 // boxed returns raw as an object, wrapping anything else as {key: raw}.
 func boxed(raw json.RawMessage, key string) object {
 	if o, ok := asObject(raw); ok {
@@ -235,7 +245,12 @@ func providesKey(a *whisk.Action) bool {
 func (p *Platform) runPrimitive(ctx context.Context, r runReq, rec *whisk.Activation) *runResult {
 	a := r.action
 	params, initEnv := splitInit(merge(paramsObject(a.Parameters), r.payload), a.Parameters)
-	in := container.RunInput{Value: mustJSON(params), ActivationID: r.id, TransactionID: r.txid}
+	value := mustJSON(params)
+	if r.array != nil {
+		_, initEnv = splitInit(paramsObject(a.Parameters), a.Parameters)
+		value = r.array
+	}
+	in := container.RunInput{Value: value, ActivationID: r.id, TransactionID: r.txid}
 	if providesKey(a) {
 		in.APIKey = r.user.Key
 	}
@@ -328,10 +343,15 @@ func (p *Platform) runSequence(ctx context.Context, r runReq, rec *whisk.Activat
 		count = new(int)
 	}
 	input := merge(paramsObject(a.Parameters), r.payload)
+	array := r.array
 	var ids []string
 	var dur int64
 	mem := a.Limits.Memory
 	resp := responseOf(0, input)
+	if array != nil {
+		input = nil
+		resp.Result = array
+	}
 	for _, c := range a.Exec.Components {
 		f, ok := resolveName(c, r.user.Namespace)
 		var comp *whisk.Action
@@ -344,7 +364,7 @@ func (p *Platform) runSequence(ctx context.Context, r runReq, rec *whisk.Activat
 			resp = responseOf(3, errorObject(msgSequenceFailed))
 			break
 		}
-		child := runReq{id: newID(), user: r.user, txid: r.txid, action: comp, name: f, payload: input, cause: r.id}
+		child := runReq{id: newID(), user: r.user, txid: r.txid, action: comp, name: f, payload: input, array: array, cause: r.id}
 		if comp.Exec.Kind == "sequence" {
 			child.seqCount = count
 		} else {
@@ -368,7 +388,14 @@ func (p *Platform) runSequence(ctx context.Context, r runReq, rec *whisk.Activat
 				break
 			}
 		}
-		input = boxed(resp.Result, "value")
+		// An array result is the next component's input as it is
+		// (SequenceActions.runSequenceActions); anything else not an
+		// object is boxed.
+		if isArray(resp.Result) {
+			input, array = nil, resp.Result
+		} else {
+			input, array = boxed(resp.Result, "value"), nil
+		}
 	}
 	return compositeRecord(r, rec, start, ids, dur, mem, resp, false)
 }

@@ -140,7 +140,7 @@ func yamlToJSON(t *testing.T, policy string) json.RawMessage {
 }
 
 // runBody is a /run body as the invoker sends it.
-func runBody(value map[string]any, deadline time.Time) map[string]any {
+func runBody(value any, deadline time.Time) map[string]any {
 	return map[string]any{
 		"value": value, "namespace": "guest", "action_name": "/guest/step", "action_version": "0.0.1",
 		"activation_id": fmt.Sprintf("a%d", time.Now().UnixNano()), "transaction_id": "tx1",

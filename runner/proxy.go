@@ -131,7 +131,11 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 	p.initMu.Lock()
 	defer p.initMu.Unlock()
 	if p.initialized {
-		writeJSON(w, http.StatusForbidden, errorBody("Cannot initialize the action more than once."))
+		// OpenWhisk's container tests look for the message in the
+		// container's output as well as in the answer.
+		const msg = "Cannot initialize the action more than once."
+		fmt.Fprintln(p.cfg.Stderr, msg)
+		writeJSON(w, http.StatusForbidden, errorBody(msg))
 		return
 	}
 	var body struct {
@@ -193,9 +197,16 @@ func (p *Proxy) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	params := map[string]any{}
 	if v, ok := body["value"]; ok && string(v) != "null" {
+		var list []any
 		if err := json.Unmarshal(v, &params); err != nil {
-			writeJSON(w, http.StatusBadRequest, errorBody("The run request's value is not a JSON object: "+err.Error()))
-			return
+			// A sequence passes an array result on as the next input; the
+			// roles take an object, so it arrives boxed as {"value": [...]},
+			// the way OpenWhisk's controller boxes a conductor's.
+			if json.Unmarshal(v, &list) != nil {
+				writeJSON(w, http.StatusBadRequest, errorBody("The run request's value is not a JSON object or array: "+err.Error()))
+				return
+			}
+			params = map[string]any{"value": list}
 		}
 	}
 	act, err := p.activation(body, initEnv)

@@ -63,7 +63,7 @@ func TestProxyProtocol(t *testing.T) {
 	tests := []struct {
 		name   string
 		script string // "" means /init without code
-		value  map[string]any
+		value  any
 		check  func(t *testing.T, status int, out map[string]any, body map[string]any)
 	}{
 		{
@@ -105,6 +105,16 @@ func TestProxyProtocol(t *testing.T) {
 				wantOK(t, st, out)
 				if out["big"] != big {
 					t.Errorf("big payload: got %d bytes back, want %d", len(fmt.Sprint(out["big"])), len(big))
+				}
+			},
+		},
+		{
+			// A sequence hands an array result on as it is.
+			name: "array input arrives boxed", script: identity, value: []any{1.0, "two"},
+			check: func(t *testing.T, st int, out, body map[string]any) {
+				wantOK(t, st, out)
+				if v, _ := out["value"].([]any); len(v) != 2 || v[0] != 1.0 || v[1] != "two" {
+					t.Errorf("array input: got %v, want {value: [1, two]}", out)
 				}
 			},
 		},
@@ -195,6 +205,14 @@ func TestProxyInit(t *testing.T) {
 				}
 				if st != 200 && out["error"] == nil {
 					t.Errorf("init %d: refusal without an error field: %v", i+1, out)
+				}
+				// As BasicActionRunnerTests expects of a second /init: the
+				// message in the answer and in the container's output.
+				if st == http.StatusForbidden {
+					const msg = "Cannot initialize the action more than once."
+					if out["error"] != msg || !strings.Contains(c.stdout.String()+c.stderr.String(), msg) {
+						t.Errorf("init %d: answer %v, output %q; want %q in both", i+1, out, c.stdout.String()+c.stderr.String(), msg)
+					}
 				}
 			}
 		})

@@ -50,6 +50,24 @@ type Exec struct {
 	Components []string `json:"components,omitempty"`
 }
 
+// MarshalJSON writes an exec as OpenWhisk does (Exec.scala's serdes): a
+// sequence is its kind and components, anything else always carries
+// binary, which clients read (wsk action get --save decides the file's
+// extension from it).
+func (e Exec) MarshalJSON() ([]byte, error) {
+	if e.Kind == "sequence" {
+		return json.Marshal(struct {
+			Kind       string   `json:"kind"`
+			Components []string `json:"components"`
+		}{e.Kind, e.Components})
+	}
+	type plain Exec
+	return json.Marshal(struct {
+		plain
+		Binary bool `json:"binary"`
+	}{plain(e), e.Binary})
+}
+
 // Limits are an action's resource limits. Timeout is in milliseconds,
 // Memory and Logs in megabytes.
 type Limits struct {

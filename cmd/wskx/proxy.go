@@ -32,6 +32,11 @@ to the conductor.
 The engine "auto" means DMTCP when dmtcp_launch is found (under
 WSKX_DMTCP_HOME or on PATH), else the cooperative engine.
 
+What the conductor and the step log goes to stderr, into the activation's
+logs. The proxy's own lines (listening, a failed /init or /run, whose
+errors are in the answer anyway) are written only when OW_DEBUG is set, as
+in OpenWhisk's runtimes.
+
 Example:
   wskx proxy --port 8080`,
 		flags: func(fs *pflag.FlagSet) func(context.Context, *cliEnv, []string) error {
@@ -44,7 +49,15 @@ Example:
 				if *port < 0 || *port > 65535 {
 					return usagef("--port %d is not a TCP port", *port)
 				}
+				// What the roles log is the action's own output, and belongs
+				// in its activation's logs; the proxy's own lines do not,
+				// as in OpenWhisk's runtimes, unless OW_DEBUG asks for them
+				// (openwhisk-runtime-go's switch).
 				logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+				proxyLog := slog.New(slog.DiscardHandler)
+				if env.getenv("OW_DEBUG") != "" {
+					proxyLog = logger
+				}
 				p := runner.NewProxy(runner.ProxyConfig{
 					NewRole: runner.NewRoleFactory(runner.Deps{
 						Engine: func(ctx context.Context, name string) (runner.Engine, error) {
@@ -54,10 +67,10 @@ Example:
 						Stdout:    env.stdout, Stderr: env.stderr, Logger: logger,
 						Faults: env.getenv(runner.FaultEnv),
 					}),
-					Stdout: env.stdout, Stderr: env.stderr, Getenv: env.getenv, Logger: logger,
+					Stdout: env.stdout, Stderr: env.stderr, Getenv: env.getenv, Logger: proxyLog,
 				})
 				addr := net.JoinHostPort(*host, strconv.Itoa(*port))
-				err := p.Serve(ctx, addr, func(a string) { logger.Info("proxy listening", "addr", a) })
+				err := p.Serve(ctx, addr, func(a string) { proxyLog.Info("proxy listening", "addr", a) })
 				if err != nil {
 					return fmt.Errorf("serve: %w", err)
 				}

@@ -141,9 +141,10 @@ function doInit(msg, res) {
   if (state !== 'new') {
     return reply(res, 403, { error: 'Cannot initialize the action more than once.' });
   }
+  // As Apache's nodejs runtime answers (service.js initCode).
   if (typeof msg.code !== 'string' || msg.code === '') {
     markers();
-    return reply(res, 500, { error: 'Missing main/no code to execute.' });
+    return reply(res, 403, { error: 'Missing main/no code to execute.' });
   }
   if (msg.env && typeof msg.env === 'object') {
     for (const [k, v] of Object.entries(msg.env)) {
