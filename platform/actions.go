@@ -189,12 +189,14 @@ func applyLimits(base whisk.Limits, b *limitsBody) (whisk.Limits, error) {
 }
 
 // runtimes are the kinds this platform runs, named as OpenWhisk's runtime
-// manifest (ansible/files/runtimes.json) names them; a family's default
-// is what "FAMILY:default" resolves to (ExecManifest.resolveDefaultRuntime).
+// manifest (ansible/files/runtimes.json) names them, with python:3, the
+// kind of the deployments before it; a family's default is what
+// "FAMILY:default" resolves to (ExecManifest.resolveDefaultRuntime).
+// Each family runs on the machine's interpreter, whatever its version.
 var runtimes = []struct {
 	kind    string
 	isDeflt bool
-}{{"nodejs:18", false}, {"nodejs:20", true}}
+}{{"nodejs:18", false}, {"nodejs:20", true}, {"python:3", false}, {"python:3.10", true}, {"python:3.11", false}}
 
 // resolveKind is the kind OpenWhisk stores for k: trimmed, lower case,
 // with a family's default resolved; false for a kind it does not run.

@@ -44,10 +44,13 @@ func benchEnv(b *testing.B, store string) *testEnv {
 }
 
 // zipExec returns a base64 zip holding an executable exec.
-func zipExec(t testing.TB, script string) string {
+func zipExec(t testing.TB, script string) string { return zipFile(t, "exec", script) }
+
+// zipFile is a base64 zip holding one executable file.
+func zipFile(t testing.TB, name, script string) string {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: "exec", Method: zip.Deflate}
+	h := &zip.FileHeader{Name: name, Method: zip.Deflate}
 	h.SetMode(0o755)
 	w, err := zw.CreateHeader(h)
 	if err == nil {

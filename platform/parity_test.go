@@ -42,11 +42,17 @@ func TestExecAsOpenWhiskStoresIt(t *testing.T) {
 		{name: "sequence", exec: `{"kind":"sequence","components":["/_/a","a"]}`, status: 200,
 			want: map[string]any{"kind": "sequence", "components": []any{"/" + ns + "/a", "/" + ns + "/a"}, "binary": nil}},
 		{name: "unknown kind", exec: `{"kind":"cobol:1","code":"x"}`, status: 400,
-			msg: "The specified runtime 'cobol:1' is not supported by this platform. Valid values are: 'blackbox', 'nodejs:18', 'nodejs:20', 'sequence'."},
+			msg: "The specified runtime 'cobol:1' is not supported by this platform. Valid values are: 'blackbox', 'nodejs:18', 'nodejs:20', 'python:3', 'python:3.10', 'python:3.11', 'sequence'."},
 		{name: "native is no kind of OpenWhisk's", exec: `{"kind":"native","code":"x"}`, status: 400,
 			msg: "The specified runtime 'native' is not supported by this platform."},
-		{name: "default of a family not run here", exec: `{"kind":"python:default","code":"x"}`, status: 400,
-			msg: "The specified runtime 'python:default' is not supported"},
+		{name: "python default", exec: `{"kind":"python:default","code":"def main(args):\n  return args"}`, status: 200,
+			want: map[string]any{"kind": "python:3.10", "binary": false}},
+		{name: "python 3, as older deployments name it", exec: `{"kind":"python:3","code":"def main(args):\n  return args"}`, status: 200,
+			want: map[string]any{"kind": "python:3"}},
+		{name: "python 2 is gone", exec: `{"kind":"python:2","code":"x"}`, status: 400,
+			msg: "The specified runtime 'python:2' is not supported"},
+		{name: "default of a family not run here", exec: `{"kind":"swift:default","code":"x"}`, status: 400,
+			msg: "The specified runtime 'swift:default' is not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,5 +177,23 @@ func TestSequenceArrayPassThrough(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		jsonEqual(t, inv.Activation.Response.Result, want)
+	}
+}
+
+// TestPythonAction creates python actions as wsk does (text, or a zip
+// whose binary the platform decides) and invokes them.
+func TestPythonAction(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed: python actions cannot run")
+	}
+	env := startPlatform(t, Config{})
+	hello := "def main(args):\n    return {'greeting': 'Hello ' + args.get('name', 'stranger')}\n"
+	for name, code := range map[string]string{"text": hello, "zip": zipFile(t, "__main__.py", hello)} {
+		mustPut(t, env.c, "py-"+name, &whisk.Action{Exec: &whisk.Exec{Kind: "python:default", Code: code}})
+		inv, err := env.c.Invoke(ctxT(t), "py-"+name, map[string]any{"name": "Ada"}, whisk.InvokeOptions{Blocking: true})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		jsonEqual(t, inv.Activation.Response.Result, `{"greeting":"Hello Ada"}`)
 	}
 }

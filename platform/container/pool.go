@@ -42,6 +42,9 @@ type Config struct {
 	// Node is the Node.js interpreter for nodejs kinds (default "node" on
 	// PATH); NPM the npm client (default "npm" on PATH).
 	Node, NPM string
+	// Python is the Python 3 interpreter for python kinds (default
+	// "python3" on PATH).
+	Python string
 	// CacheDir holds the Node.js launcher, the openwhisk npm package and
 	// the containers' working directories (default the user cache dir's
 	// wskx/containers).
@@ -97,6 +100,7 @@ type Pool struct {
 	workDir string
 	user    *actionUser // nil: native and nodejs containers run as the pool's user
 	node    *nodeSupport
+	python  *pythonSupport
 	spawn   *spawner
 	guard   *guard
 
@@ -130,6 +134,9 @@ func NewPool(cfg Config) (*Pool, error) {
 	}
 	if cfg.NPM == "" {
 		cfg.NPM = "npm"
+	}
+	if cfg.Python == "" {
+		cfg.Python = "python3"
 	}
 	if cfg.CacheDir == "" {
 		base, err := os.UserCacheDir()
@@ -201,6 +208,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		p.guard.removeAtDeath(au.dir)
 	}
 	p.node = &nodeSupport{pool: p}
+	p.python = &pythonSupport{pool: p}
 	p.log.Info("container pool ready", "memoryLimiter", mem.name(), "cacheDir", cfg.CacheDir)
 	go p.reaper()
 	return p, nil
@@ -323,6 +331,7 @@ const (
 	flavorBlackbox flavor = iota
 	flavorNative
 	flavorNode
+	flavorPython
 )
 
 // imageRepo strips the tag or digest from an image name.

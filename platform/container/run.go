@@ -356,6 +356,15 @@ func (p *Pool) plan(ctx context.Context, spec Spec) (fl flavor, argv, env []stri
 			return 0, nil, nil, "", fmt.Errorf("nodejs runtime: %w", err)
 		}
 		return flavorNode, argv, append(env, nodeEnv...), "", nil
+	case strings.HasPrefix(kind, "python"):
+		argv, pyEnv, err := p.python.command()
+		if err == nil && p.user != nil {
+			argv, err = p.sharePython(argv)
+		}
+		if err != nil {
+			return 0, nil, nil, "", fmt.Errorf("python runtime: %w", err)
+		}
+		return flavorPython, argv, append(env, pyEnv...), "", nil
 	}
 	return 0, nil, nil, "", fmt.Errorf("%w: %q", ErrUnsupportedKind, kind)
 }
