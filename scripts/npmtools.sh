@@ -2,12 +2,12 @@
 # Installs the npm packages the Node.js tests use, at pinned versions, into
 # folders under $WSKX_CACHE/npm:
 #   openwhisk-composer  the composer and its compose/deploy commands
-#   openwhisk, redis, uuid
-#                       the modules nodejs actions may require on OpenWhisk:
-#                       the JavaScript client, and what openwhisk-composer's
-#                       conductor requires for its parallel and map
-#                       combinators (a Redis client and uuid), in one
-#                       node_modules folder given to actions as NODE_PATH
+#   openwhisk, redis, uuid, express, serialize-error
+#                       what Apache's nodejs runtime preinstalls for actions
+#                       to require (the JavaScript client among them; redis
+#                       and uuid are what openwhisk-composer's parallel and
+#                       map need), in one node_modules folder given to
+#                       actions as NODE_PATH
 #
 #   scripts/npmtools.sh install   # once per machine; idempotent
 #   scripts/npmtools.sh env       # print the variables the tests read
@@ -23,10 +23,12 @@ set -euo pipefail
 CACHE="${WSKX_CACHE:-$HOME/.cache/wskx}"
 COMPOSER_VERSION="0.12.0" # the latest 0.12.x
 OPENWHISK_VERSION="3.21.9" # the latest 3.21.x; keep container.OpenWhiskNPMVersion in step
-REDIS_VERSION="3.1.2"      # the callback API composer's conductor.js uses (redis 4 dropped it)
-UUID_VERSION="8.3.2"       # CommonJS require('uuid').v4, as composer calls it
+# The rest of what Apache's nodejs runtime preinstalls; keep
+# container.RuntimeNodeModules in step. redis is 3.x, not the runtime's
+# 4.x: composer's conductor.js uses the callback API that 4.x dropped.
+RUNTIME_MODULES=("redis@3.1.2" "uuid@8.3.2" "express@4.20.0" "serialize-error@9.1.0")
 NPM_DIR="$CACHE/npm"
-RUNTIME_DIR="$NPM_DIR/runtime-openwhisk@$OPENWHISK_VERSION-redis@$REDIS_VERSION-uuid@$UUID_VERSION"
+RUNTIME_DIR="$NPM_DIR/runtime-openwhisk@$OPENWHISK_VERSION-$(printf '%s ' "${RUNTIME_MODULES[@]}" | sha256sum | cut -c1-8)"
 ENV_FILE="$CACHE/npmtools.env"
 
 log() { echo "npmtools: $*" >&2; }
@@ -74,12 +76,12 @@ env_lines() {
 install() {
   command -v node >/dev/null || { log "node is not installed (apt-get install nodejs npm)"; return 1; }
   command -v npm >/dev/null || { log "npm is not installed (apt-get install npm)"; return 1; }
-  install_pkgs "$RUNTIME_DIR" "openwhisk@$OPENWHISK_VERSION" "redis@$REDIS_VERSION" "uuid@$UUID_VERSION"
+  install_pkgs "$RUNTIME_DIR" "openwhisk@$OPENWHISK_VERSION" "${RUNTIME_MODULES[@]}"
   install_pkgs "$NPM_DIR/openwhisk-composer@$COMPOSER_VERSION" "openwhisk-composer@$COMPOSER_VERSION"
   mkdir -p "$CACHE"
   { echo "# written by scripts/npmtools.sh install"; env_lines; } >"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
-  log "openwhisk@$OPENWHISK_VERSION, redis@$REDIS_VERSION, uuid@$UUID_VERSION in $RUNTIME_DIR"
+  log "openwhisk@$OPENWHISK_VERSION ${RUNTIME_MODULES[*]} in $RUNTIME_DIR"
   log "openwhisk-composer@$COMPOSER_VERSION in $NPM_DIR/openwhisk-composer@$COMPOSER_VERSION"
   log "variables in $ENV_FILE"
 }

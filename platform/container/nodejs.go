@@ -131,11 +131,14 @@ func (p *Pool) PrepareNode(ctx context.Context) error {
 	return p.node.npmErr
 }
 
-// install puts openwhisk@version under CacheDir/npm/openwhisk-<version>
-// unless it is there already, and returns its node_modules directory.
+// install puts openwhisk@version and RuntimeNodeModules under
+// CacheDir/npm/openwhisk-<version>-<hash of the set> unless they are there
+// already, and returns its node_modules directory.
 func (n *nodeSupport) install(ctx context.Context) (string, error) {
 	cfg := n.pool.cfg
-	dest := filepath.Join(cfg.CacheDir, "npm", "openwhisk-"+cfg.OpenWhiskNPM)
+	specs := append([]string{"openwhisk@" + cfg.OpenWhiskNPM}, RuntimeNodeModules...)
+	sum := sha256.Sum256([]byte(strings.Join(specs, " ")))
+	dest := filepath.Join(cfg.CacheDir, "npm", "openwhisk-"+cfg.OpenWhiskNPM+"-"+hex.EncodeToString(sum[:4]))
 	modules := filepath.Join(dest, "node_modules")
 	if _, err := os.Stat(filepath.Join(modules, "openwhisk", "package.json")); err == nil {
 		return modules, nil
@@ -154,8 +157,7 @@ func (n *nodeSupport) install(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, npmInstallTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cfg.NPM, "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
-		"openwhisk@"+cfg.OpenWhiskNPM)
+	cmd := exec.CommandContext(ctx, cfg.NPM, append([]string{"install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error"}, specs...)...)
 	cmd.Dir = tmp
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -165,6 +165,33 @@ function main() {
 	}
 }
 
+// TestNodejsRuntimeModules requires, from the node path npmtools installs,
+// the modules Apache's nodejs runtime preinstalls, with what
+// openwhisk-composer's parallel calls on them.
+func TestNodejsRuntimeModules(t *testing.T) {
+	needNode(t)
+	dir, err := npmtest.NodePath()
+	if err != nil {
+		t.Skip(err)
+	}
+	p := newPool(t, func(c *Config) { c.NodePath = dir })
+	code := `function main() {
+  return {redis: typeof require('redis').createClient, commands: Array.isArray(require('redis-commands').list),
+    uuid: require('uuid').v4().length, express: typeof require('express'),
+    openwhisk: typeof require('openwhisk')};
+}`
+	out := run(t, p, spec(whisk.Exec{Kind: "nodejs:20", Code: code}, 20000, 256), map[string]any{})
+	if want := `{"redis":"function","commands":true,"uuid":36,"express":"function","openwhisk":"function"}`; string(out.Result) != want {
+		t.Fatalf("result %s (status %d, logs %q), want %s", out.Result, out.StatusCode, out.Logs, want)
+	}
+	for _, m := range RuntimeNodeModules {
+		name := m[:strings.LastIndex(m, "@")]
+		if _, err := os.Stat(filepath.Join(dir, name, "package.json")); err != nil {
+			t.Errorf("%s is not on the node path: %v", m, err)
+		}
+	}
+}
+
 // TestNodejsNodePathMissing: a node path without the package is not an
 // install failure: require says which directory lacks it and how to fix
 // it, and other actions run.

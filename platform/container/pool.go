@@ -87,6 +87,13 @@ type Config struct {
 // OpenWhiskNPMVersion is the pinned version of the openwhisk npm package.
 const OpenWhiskNPMVersion = "3.21.9"
 
+// RuntimeNodeModules are the other packages Apache's nodejs runtime
+// preinstalls (openwhisk-runtime-nodejs core/nodejsActionBase/package.json),
+// installed beside openwhisk; keep scripts/npmtools.sh in step. redis is
+// 3.x, not the runtime's 4.x: openwhisk-composer's conductor, the nodejs
+// action this platform runs most, uses the callback API that 4.x dropped.
+var RuntimeNodeModules = []string{"redis@3.1.2", "uuid@8.3.2", "express@4.20.0", "serialize-error@9.1.0"}
+
 // passEnv are the variables of the pool's own environment every container
 // gets, so local commands run as they would in a shell.
 var passEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SHELL"}
