@@ -33,8 +33,12 @@ branches overlap by design and do not count), duplicate final results,
 lost work and checkpoint costs. Progress goes to
 stderr; results.csv and results.json are rewritten in --out after every
 run; at the end a table per policy and the trilemma verdicts, each with the
-figure it rests on, are printed, and SVG plots (time and hops against the
-swept argument, billed time and lost work per policy) are written to --out.
+figure it rests on, are printed, and SVG figures are written to --out: per
+workload, time and hops of every run against the swept argument with the
+median marked; the billed time per policy, with conductor runs, time billed
+twice and time billed while waiting in panels of their own; the work lost
+per policy. Each figure's title and setting line say the experiment, the
+workload, the action limit, the engines and the number of runs.
 
 A policy of an experiment is a single job's policy file (file:) or a
 workflow (workflow:, a wskx workflow file or an openwhisk-composer
@@ -48,8 +52,12 @@ scripts/npmtools.sh installs (WSKX_COMPOSER_HOME, WSKX_NODE_PATH).
 
 With --docs the generated regions of that document named after the
 experiment (<!-- BEGIN GENERATED: NAME-summary --> ... <!-- END GENERATED:
-NAME-summary -->, and NAME-workloads, NAME-verdicts, NAME-plots) are
-rewritten from the results; the prose around them is kept as it is.
+NAME-summary -->, and NAME-workloads, NAME-cases, NAME-verdicts,
+NAME-plots) are rewritten from the results; the prose around them is kept
+as it is. The figures go into img/ beside the document as NAME-*.svg (this
+experiment's figures that the results no longer draw are removed), and
+NAME-plots links them, each with a line under it: its setting and what the
+data show.
 
 Examples:
   wskx experiment examples/experiments/default.yaml --out /tmp/trilemma --docs docs/trilemma.md
@@ -108,53 +116,62 @@ Examples:
 				if err := experiment.WriteSummary(env.stdout, results); err != nil {
 					return err
 				}
-				plots, err := experiment.WritePlots(dir, f.Name, results)
+				figs := experiment.Figures(experiment.SettingOf(f), results)
+				plots, err := experiment.WritePlots(dir, figs)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(env.stdout, "\nresults and %d plots in %s\n", len(plots), dir)
+				fmt.Fprintf(env.stdout, "\nresults and %d figures in %s\n", len(plots), dir)
 				if *docs != "" {
-					doc, err := os.ReadFile(*docs)
-					if err != nil {
-						return fmt.Errorf("experiment: %w", err)
-					}
-					// The document links copies of the plots beside it, so
-					// that it renders without the results folder.
-					docDir := filepath.Dir(*docs)
-					if err := os.MkdirAll(filepath.Join(docDir, "img"), 0o755); err != nil {
-						return fmt.Errorf("experiment: %w", err)
-					}
-					imgs, err := experiment.WritePlots(filepath.Join(docDir, "img"), f.Name, results)
-					if err != nil {
-						return err
-					}
-					// This experiment's figures that this run did not draw
-					// are from an earlier one: the document no longer links
-					// them.
-					old, _ := filepath.Glob(filepath.Join(docDir, "img", f.Name+"-*.svg"))
-					for _, o := range old {
-						if !slices.Contains(imgs, o) {
-							if err := os.Remove(o); err != nil {
-								return fmt.Errorf("experiment: %w", err)
-							}
-						}
-					}
-					regions := experiment.Regions(f.Name, results)
-					if regions[f.Name+"-plots"], err = experiment.PlotLinks(docDir, imgs); err != nil {
-						return err
-					}
-					next, err := experiment.Regenerate(doc, regions)
-					if err != nil {
-						return err
-					}
-					if err := writeFileAtomic(*docs, next); err != nil {
-						return fmt.Errorf("experiment: %w", err)
-					}
+					return writeDocs(f.Name, results, figs, *docs)
 				}
 				return nil
 			}
 		},
 	}
+}
+
+// writeDocs rewrites experiment name's generated regions of the document
+// at docs and draws its figures into img/ beside it.
+func writeDocs(name string, results []experiment.Result, figs []experiment.Figure, docs string) error {
+	doc, err := os.ReadFile(docs)
+	if err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	// The document links copies of the figures beside it, so that it
+	// renders without the results folder.
+	docDir := filepath.Dir(docs)
+	imgDir := filepath.Join(docDir, "img")
+	if err := os.MkdirAll(imgDir, 0o755); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	imgs, err := experiment.WritePlots(imgDir, figs)
+	if err != nil {
+		return err
+	}
+	// This experiment's figures that these results did not draw are
+	// from an earlier run or an earlier layout: the document no longer
+	// links them.
+	old, _ := filepath.Glob(filepath.Join(imgDir, name+"-*.svg"))
+	for _, o := range old {
+		if !slices.Contains(imgs, o) {
+			if err := os.Remove(o); err != nil {
+				return fmt.Errorf("experiment: %w", err)
+			}
+		}
+	}
+	regions := experiment.Regions(name, results)
+	if regions[name+"-plots"], err = experiment.PlotLinks(docDir, imgDir, figs); err != nil {
+		return err
+	}
+	next, err := experiment.Regenerate(doc, regions)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(docs, next); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	return nil
 }
 
 // composerBaseline finds what the composer baseline runs with, saying
