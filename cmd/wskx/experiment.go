@@ -18,7 +18,7 @@ import (
 func newExperimentCommand() *command {
 	return &command{
 		name:    "experiment",
-		usage:   "FILE [--out DIR] [--runtime BINARY] [--docs docs/trilemma.md] [--redis URL]",
+		usage:   "FILE [--out DIR] [--runtime BINARY] [--docs docs/trilemma.md] [--redis URL] [--from RESULTS]",
 		summary: "run a Serverless Trilemma experiment on the built-in platform and report it",
 		help: `Experiment runs every case of an experiment file (workloads with argument
 sweeps, under each listed policy and baseline, repeated) on the built-in
@@ -59,8 +59,15 @@ experiment's figures that the results no longer draw are removed), and
 NAME-plots links them, each with a line under it: its setting and what the
 data show.
 
+With --from nothing runs: the results in RESULTS (a results.json, or the
+folder holding one) are reported and drawn again, with FILE giving the
+experiment's name and its platform's settings for the figures; their
+workloads and policies must be FILE's. Figures go to --out only when it is
+given.
+
 Examples:
   wskx experiment examples/experiments/default.yaml --out /tmp/trilemma --docs docs/trilemma.md
+  wskx experiment examples/experiments/default.yaml --from docs/results/results.json --docs docs/trilemma.md
   scripts/redis.sh start /tmp/redis.env && . /tmp/redis.env
   wskx experiment examples/experiments/fanout.yaml --redis "$WSKX_REDIS_URL"`,
 		flags: func(fs *pflag.FlagSet) func(context.Context, *cliEnv, []string) error {
@@ -69,6 +76,7 @@ Examples:
 			docs := fs.String("docs", "", "rewrite the generated regions of `FILE` from the results")
 			verbose := fs.BoolP("verbose", "v", false, "log the built-in platform's work to stderr")
 			redis := fs.String("redis", "", "the Redis `URL` openwhisk-composer's parallel joins through, for the composer baseline (default $WSKX_REDIS_URL)")
+			from := fs.String("from", "", "run nothing: report and draw the results in `RESULTS` (results.json or its folder)")
 			return func(ctx context.Context, env *cliEnv, args []string) error {
 				if len(args) != 1 {
 					return usagef("expected one experiment file")
@@ -76,6 +84,13 @@ Examples:
 				f, err := experiment.LoadFile(args[0])
 				if err != nil {
 					return err
+				}
+				if *from != "" {
+					outDir := ""
+					if fs.Changed("out") {
+						outDir = *out
+					}
+					return renderFrom(env, f, *from, outDir, *docs)
 				}
 				dir, err := filepath.Abs(*out)
 				if err != nil {
@@ -129,6 +144,39 @@ Examples:
 			}
 		},
 	}
+}
+
+// renderFrom reports and draws results that an earlier run of f wrote,
+// without running anything.
+func renderFrom(env *cliEnv, f *experiment.File, from, out, docs string) error {
+	if st, err := os.Stat(from); err == nil && st.IsDir() {
+		from = filepath.Join(from, "results.json")
+	}
+	results, err := experiment.ReadResults(from)
+	if err != nil {
+		return err
+	}
+	if err := f.Owns(results); err != nil {
+		return fmt.Errorf("experiment: %s: %w", from, err)
+	}
+	if err := experiment.WriteSummary(env.stdout, results); err != nil {
+		return err
+	}
+	figs := experiment.Figures(experiment.SettingOf(f), results)
+	if out != "" {
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return fmt.Errorf("experiment: %w", err)
+		}
+		plots, err := experiment.WritePlots(out, figs)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "\n%d figures in %s\n", len(plots), out)
+	}
+	if docs != "" {
+		return writeDocs(f.Name, results, figs, docs)
+	}
+	return nil
 }
 
 // writeDocs rewrites experiment name's generated regions of the document
