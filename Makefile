@@ -14,7 +14,7 @@ endif
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 5m
 
-.PHONY: help build workloads blobservers npmtools redis test lint run run-workflow experiment experiment-fanout bench fuzz fuzz-short clean
+.PHONY: help build workloads blobservers npmtools redis test lint run run-workflow experiment experiment-fanout figures bench fuzz fuzz-short clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,20 +62,30 @@ run: build workloads ## the main job: a long job through a checkpoint chain on t
 run-workflow: build workloads ## a workflow: nodejs actions around a long job, on the built-in platform
 	$(BIN) run examples/compositions/pipeline.yaml
 
+# The committed results that docs/trilemma.md and docs/img are drawn from.
+DEFAULT_RESULTS := docs/results/results.json
+FANOUT_RESULTS := docs/results/fanout/results.json
+
 experiment: build workloads ## run the default trilemma experiment and regenerate docs/trilemma.md
 	rm -rf out/experiment
-	$(BIN) experiment examples/experiments/default.yaml --out out/experiment --docs docs/trilemma.md
+	$(BIN) experiment examples/experiments/default.yaml --out out/experiment
 	mkdir -p docs/results
 	cp out/experiment/results.csv out/experiment/results.json docs/results/
+	$(BIN) experiment examples/experiments/default.yaml --from $(DEFAULT_RESULTS) --docs docs/trilemma.md >/dev/null
 
 experiment-fanout: build npmtools redis ## the fan-out experiment (wskx's joins against openwhisk-composer's, with Redis)
 	rm -rf out/experiment-fanout
 	set -a; . "$${WSKX_CACHE:-$$HOME/.cache/wskx}/npmtools.env"; set +a; \
 	  env=$$(mktemp); trap 'bash scripts/redis.sh stop '"$$env" EXIT; \
 	  bash scripts/redis.sh start "$$env"; . "$$env"; \
-	  $(BIN) experiment examples/experiments/fanout.yaml --out out/experiment-fanout --redis "$$WSKX_REDIS_URL" --docs docs/trilemma.md
+	  $(BIN) experiment examples/experiments/fanout.yaml --out out/experiment-fanout --redis "$$WSKX_REDIS_URL"
 	mkdir -p docs/results/fanout
 	cp out/experiment-fanout/results.csv out/experiment-fanout/results.json docs/results/fanout/
+	$(BIN) experiment examples/experiments/fanout.yaml --from $(FANOUT_RESULTS) --docs docs/trilemma.md >/dev/null
+
+figures: build ## redraw docs/img and docs/trilemma.md's tables from the committed results, running nothing
+	$(BIN) experiment examples/experiments/default.yaml --from $(DEFAULT_RESULTS) --docs docs/trilemma.md >/dev/null
+	$(BIN) experiment examples/experiments/fanout.yaml --from $(FANOUT_RESULTS) --docs docs/trilemma.md >/dev/null
 
 bench: workloads ## print the benchmarks' figures
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...

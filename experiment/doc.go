@@ -158,18 +158,21 @@ func Regenerate(doc []byte, regions map[string]string) ([]byte, error) {
 	return out, nil
 }
 
-// PlotLinks renders the "plots" region: one image link per SVG file,
-// relative to docDir (the folder of the document), in the order given.
-func PlotLinks(docDir string, files []string) (string, error) {
+// PlotLinks renders the "plots" region: per figure, its image, linked
+// relative to docDir (the folder of the document) from imgDir, and under
+// it one line that a reader of the page reads the figure by: its title
+// and setting, then what the data show. Both come from the results, so
+// the line stays true when the figures are drawn again.
+func PlotLinks(docDir, imgDir string, figs []Figure) (string, error) {
 	var b strings.Builder
-	for _, f := range files {
-		rel, err := filepath.Rel(docDir, f)
+	for _, f := range figs {
+		rel, err := filepath.Rel(docDir, filepath.Join(imgDir, f.File))
 		if err != nil {
 			return "", fmt.Errorf("plot links: %w", err)
 		}
 		rel = filepath.ToSlash(rel)
-		name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-		fmt.Fprintf(&b, "![%s](%s)\n\n", name, rel)
+		name := strings.TrimSuffix(f.File, filepath.Ext(f.File))
+		fmt.Fprintf(&b, "![%s](%s)\n\n*%s. %s.* %s\n\n", name, rel, f.Title, f.Setting, f.Reading)
 	}
 	return b.String(), nil
 }

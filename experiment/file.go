@@ -396,3 +396,30 @@ func (d *fdecoder) workload(name string, v *yaml.Node, p string, known map[strin
 	sort.Slice(w.Args, func(i, j int) bool { return w.Args[i].Name < w.Args[j].Name })
 	return w
 }
+
+// Owns checks that results are of this experiment: each run's workload
+// is one of its workloads and its policy one of its policies or
+// baselines, so that results are not drawn under another experiment's
+// name and settings.
+func (f *File) Owns(results []Result) error {
+	wls := map[string]bool{}
+	for _, w := range f.Workloads {
+		wls[w.Name] = true
+	}
+	pols := map[string]bool{}
+	for _, p := range f.Policies {
+		pols[p.Name] = true
+	}
+	for _, b := range f.Baselines {
+		pols[b] = true
+	}
+	for _, r := range results {
+		if !wls[r.Workload] {
+			return fmt.Errorf("results of workload %q, which experiment %s does not have", r.Workload, f.Name)
+		}
+		if !pols[r.Policy] {
+			return fmt.Errorf("results of policy %q, which experiment %s does not have", r.Policy, f.Name)
+		}
+	}
+	return nil
+}

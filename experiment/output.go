@@ -295,11 +295,6 @@ func WriteSummary(w io.Writer, results []Result) error {
 	return nil
 }
 
-// sortedPolicies lists the policies in results, sorted.
-func sortedPolicies(results []Result) []string {
-	return distinct(results, func(r Result) string { return r.Policy })
-}
-
 // distinct lists the different values of key over results, sorted.
 func distinct(results []Result, key func(Result) string) []string {
 	seen := map[string]bool{}

@@ -155,11 +155,16 @@ func prose(t *testing.T, doc []byte) string {
 }
 
 func TestPlotLinks(t *testing.T) {
-	got, err := PlotLinks("docs", []string{"docs/img/count-time.svg", "docs/img/billed.svg"})
+	figs := []Figure{
+		{File: "x-count-runs.svg", Title: "count: time", Setting: "x experiment", Reading: "Fastest: single."},
+		{File: "x-billed.svg", Title: "billed", Setting: "5 runs", Reading: "Least: single."},
+	}
+	got, err := PlotLinks("docs", "docs/img", figs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "![count-time](img/count-time.svg)\n\n![billed](img/billed.svg)\n\n"
+	want := "![x-count-runs](img/x-count-runs.svg)\n\n*count: time. x experiment.* Fastest: single.\n\n" +
+		"![x-billed](img/x-billed.svg)\n\n*billed. 5 runs.* Least: single.\n\n"
 	if got != want {
 		t.Errorf("PlotLinks = %q, want %q", got, want)
 	}
@@ -168,7 +173,7 @@ func TestPlotLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if prose(t, out) != prose(t, doc) || !strings.Contains(string(out), "(img/billed.svg)") {
+	if prose(t, out) != prose(t, doc) || !strings.Contains(string(out), "(img/x-billed.svg)") {
 		t.Errorf("plots region not regenerated cleanly:\n%s", out)
 	}
 }
