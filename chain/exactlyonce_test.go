@@ -254,6 +254,11 @@ func TestChaos(t *testing.T) {
 		}
 		// The count workload sums 1..n.
 		want := map[string]any{"count": float64(r.n), "sum": float64(r.n * (r.n + 1) / 2)}
+		if r.out.Summary == nil {
+			t.Errorf("n=%d: %s %s, a result without the chain's summary", r.n, r.out.Status, r.out.Result)
+			logHops(t, r.out.Hops)
+			continue
+		}
 		t.Logf("n=%d: %d hops, %d retries, %d ms", r.n, len(r.out.Hops), r.out.Summary.Retries, r.out.Summary.ElapsedMS)
 		if !r.out.Success || !reflect.DeepEqual(jobResult(t, r.out.Result), want) {
 			t.Errorf("n=%d: %s %s, want %v", r.n, r.out.Status, r.out.Result, want)

@@ -256,12 +256,29 @@ composition:
 		t.Errorf("the job's end was computed %d times, want once", n)
 	}
 	all := allDerived(t, e, out.Invocations)
+	var handover int64
 	for i := 1; i < len(all); i++ {
-		if all[i-1].End > all[i].Start {
-			t.Errorf("activations overlap: %s (%s) and %s (%s)", all[i-1].ActivationID, all[i-1].Name, all[i].ActivationID, all[i].Name)
+		prev, next := all[i-1], all[i]
+		if prev.End <= next.Start {
+			continue
 		}
+		// A hand-over: the conductor run that invokes the next invocation
+		// ends after that invocation's first conductor run has started.
+		// Those milliseconds, and only those, may overlap.
+		if handsOver(out.Invocations, prev, next) {
+			handover += prev.End - next.Start
+			continue
+		}
+		t.Errorf("activations overlap: %s (%s) and %s (%s)", prev.ActivationID, prev.Name, next.ActivationID, next.Name)
 	}
-	t.Logf("%d hops over %d invocations, %d derived activations", s.Hops, len(out.Invocations), len(all))
+	t.Logf("%d hops over %d invocations, %d derived activations, %d ms of hand-over overlap", s.Hops, len(out.Invocations), len(all), handover)
+}
+
+// handsOver says whether prev is a conductor run of one invocation and
+// next a run of the invocation after it.
+func handsOver(invocations []string, prev, next whisk.Activation) bool {
+	i := slices.Index(invocations, prev.Cause)
+	return i >= 0 && i+1 < len(invocations) && invocations[i+1] == next.Cause && prev.Name == next.Name
 }
 
 // TestWorkflowAlwaysFailingHopAcrossHandovers: a hop that always fails
