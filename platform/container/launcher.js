@@ -139,7 +139,11 @@ function serializeError(e) {
 
 function doInit(msg, res) {
   if (state !== 'new') {
-    return reply(res, 403, { error: 'Cannot initialize the action more than once.' });
+    // As Apache's nodejs runtime does: the message reaches the container's
+    // output too, where OpenWhisk's container tests look for it.
+    const msg = 'Cannot initialize the action more than once.';
+    console.error('Internal system error:', msg);
+    return reply(res, 403, { error: msg });
   }
   // As Apache's nodejs runtime answers (service.js initCode).
   if (typeof msg.code !== 'string' || msg.code === '') {
