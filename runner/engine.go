@@ -44,6 +44,11 @@ type Dirs struct {
 type Image struct {
 	Files []string // paths relative to Dirs.Root, every one to be shipped
 	Bytes int64    // their total size
+	// Behind is how long before the image was taken the state it holds
+	// was current: work the job had in progress and did not save (a
+	// cooperative job's interrupted step), which the next hop does again.
+	// Zero for an engine that takes the whole process as it is.
+	Behind time.Duration
 }
 
 // Exit is how a job ended.

@@ -142,6 +142,9 @@ type hopRun struct {
 	// stoppedAtImage says the job was stopped at its newest image (the
 	// deadline checkpoint), so nothing after it is lost.
 	stoppedAtImage bool
+	// imageBehind is what the newest image left out of the work done
+	// before it (Image.Behind).
+	imageBehind time.Duration
 }
 
 // Run runs one hop. Hop failures are answered as results carrying a
@@ -414,8 +417,12 @@ func (h *hopRun) warn(msg string) {
 // none when the job finished here and nothing carries on, or when it was
 // stopped at the image.
 func (h *hopRun) lostMS(now time.Time) int64 {
-	if h.proc == nil || h.stoppedAtImage || (h.rep.Status == hop.Done && h.next == "") {
+	if h.proc == nil || (h.rep.Status == hop.Done && h.next == "") {
 		return 0
+	}
+	if h.stoppedAtImage {
+		// Stopped at its image: lost only what the image left behind.
+		return h.imageBehind.Milliseconds()
 	}
 	from := h.imageAt
 	if from.IsZero() {

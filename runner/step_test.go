@@ -256,9 +256,16 @@ func TestStepInterval(t *testing.T) {
 					deadlines++
 				}
 			}
+			// The deadline checkpoint stops the job at its image. DMTCP's
+			// image is the whole process: nothing is lost. count saves its
+			// steps and drops the 50 ms pause it is in, which it does again.
+			lostMax := int64(0)
+			if eng.Name() == "cooperative" {
+				lostMax = 50 + 200 // a pause, with room for a loaded machine
+			}
 			for _, r := range reps {
-				if r.Metrics.LostMS != 0 && r.Status != hop.Failed {
-					t.Errorf("hop %d (%s) lost %d ms; the deadline checkpoint stops the job at its image", r.Hop, r.Status, r.Metrics.LostMS)
+				if r.Status != hop.Failed && (r.Metrics.LostMS < 0 || r.Metrics.LostMS > lostMax) {
+					t.Errorf("hop %d (%s) lost %d ms, want at most %d", r.Hop, r.Status, r.Metrics.LostMS, lostMax)
 				}
 			}
 			gens := s.store.gens(t, "jinterval")

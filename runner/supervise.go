@@ -168,7 +168,8 @@ func (h *hopRun) checkpoint(ctx context.Context, proc Process, stop bool) (int, 
 	}
 	gen, err := h.save(ctx, img, stop)
 	if err == nil {
-		h.imageAt = t0
+		// The image holds the work up to Behind before it was taken.
+		h.imageAt, h.imageBehind = t0.Add(-img.Behind), img.Behind
 	}
 	return gen, err
 }

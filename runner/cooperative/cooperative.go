@@ -19,6 +19,11 @@
 //   - The state files should be replaced atomically (write a temporary
 //     file, rename it), so that a copy taken while the job runs on is
 //     always whole.
+//   - A job whose save leaves out work in progress (a step it was
+//     interrupted in, which it does again after resuming) may add a line
+//     "behind_ms N" to .saved: the saved state was current N ms before the
+//     save. The engine reports it as the image's Behind, the hop's lost
+//     work.
 //
 // The example workloads (examples/workloads/src/wskx.h) implement it in C.
 package cooperative
@@ -32,6 +37,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -193,13 +199,29 @@ func (p *Process) exitedOr(err error) (runner.Image, error) {
 	}
 }
 
-// image lists the state folder and the working directory.
+// image lists the state folder and the working directory, with what the
+// save says it left behind.
 func (p *Process) image() (runner.Image, error) {
 	img, err := ListFiles(p.dirs.Root, p.dirs.State, p.dirs.Work)
 	if err != nil {
 		return runner.Image{}, fmt.Errorf("checkpoint: %w", err)
 	}
+	if b, err := os.ReadFile(filepath.Join(p.dirs.State, SavedFile)); err == nil {
+		img.Behind = behind(b)
+	}
 	return img, nil
+}
+
+// behind reads the "behind_ms N" line of a save token; 0 without one.
+func behind(token []byte) time.Duration {
+	for _, line := range bytes.Split(token, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("behind_ms ")); ok {
+			if ms, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64); err == nil && ms > 0 {
+				return time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	return 0
 }
 
 // ListFiles lists the regular files under dirs as paths relative to root,

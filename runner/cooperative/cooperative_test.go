@@ -277,3 +277,58 @@ func TestJobDiesWithTheRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBehindToken(t *testing.T) {
+	tests := []struct {
+		token string
+		want  time.Duration
+	}{
+		{"3\n", 0},
+		{"3\nbehind_ms 206\n", 206 * time.Millisecond},
+		{"behind_ms 7", 7 * time.Millisecond},
+		{"3\nbehind_ms -5\n", 0},
+		{"3\nbehind_ms soon\n", 0},
+		{"", 0},
+	}
+	for _, tt := range tests {
+		if got := cooperative.Behind([]byte(tt.token)); got != tt.want {
+			t.Errorf("Behind(%q) = %v, want %v", tt.token, got, tt.want)
+		}
+	}
+}
+
+// TestImageBehind: count drops the pause it is interrupted in and does it
+// again after resuming, so its stopping image says how much it left
+// behind: some of a pause, never more than one (with room for a loaded
+// machine). factors saves between units of work and leaves nothing.
+func TestImageBehind(t *testing.T) {
+	e := newEngine(t)
+	const pause = 300 * time.Millisecond
+	for _, j := range []struct {
+		name     string
+		argv     []string
+		lostWork bool
+	}{
+		{"count", []string{bins["count"], "100", "300"}, true},
+		{"factors", []string{bins["factors"], "3000000000000000037"}, false},
+	} {
+		t.Run(j.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			h, err := enginetest.Start(ctx, e, filepath.Join(t.TempDir(), "job"), j.argv, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(pause + pause/2)
+			img, err := h.Proc.Checkpoint(ctx, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case j.lostWork && (img.Behind <= 0 || img.Behind > pause+time.Second):
+				t.Errorf("count left %v behind, want some of one %v pause", img.Behind, pause)
+			case !j.lostWork && img.Behind != 0:
+				t.Errorf("factors left %v behind, want nothing", img.Behind)
+			}
+		})
+	}
+}

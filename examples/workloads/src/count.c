@@ -40,6 +40,7 @@ int main(int argc, char **argv)
         wskx_load("count.state", &st, sizeof st, NULL, 0);
         printf("resumed at %llu\n", (unsigned long long)st.i);
     }
+    wskx_progress();
     for (;;) {
         wskx_serve(save, &st);
         if (st.i >= st.n)
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
             continue; /* the interrupted step is redone after the request */
         st.i++;
         st.sum += st.i;
+        wskx_progress();
         if (st.i % 10 == 0)
             printf("counted %llu of %llu\n", (unsigned long long)st.i, (unsigned long long)st.n);
     }

@@ -8,6 +8,12 @@
  * engine waits for that change. On a restored hop WSKX_RESTORED=1 and the
  * job resumes from the saved state.
  *
+ * A job whose save drops work in progress (count's interrupted pause,
+ * which it does again after resuming) calls wskx_progress() whenever its
+ * state advances; each save then also writes "behind_ms N" to .saved: how
+ * long before the save the saved state was current, the work a later hop
+ * does again.
+ *
  * Without WSKX_STATE_DIR (for example under DMTCP) no handler is installed
  * and the job runs as a plain program. Sleeps always retry on EINTR: DMTCP's
  * checkpoint signal interrupts them.
@@ -31,6 +37,15 @@
 static volatile sig_atomic_t wskx_want_save;
 static volatile sig_atomic_t wskx_want_stop;
 static unsigned long wskx_saves;
+static struct timespec wskx_progress_at;
+static int wskx_progress_known;
+
+/* wskx_progress marks that the job's state is current now. */
+static inline void wskx_progress(void)
+{
+    clock_gettime(CLOCK_MONOTONIC, &wskx_progress_at);
+    wskx_progress_known = 1;
+}
 
 static inline void wskx_on_signal(int sig)
 {
@@ -131,11 +146,17 @@ static inline void wskx_replace(const char *path, const void *a, size_t alen, co
  * $WSKX_STATE_DIR/<name>, then marks the save complete in .saved. */
 static inline void wskx_save(const char *name, const void *hdr, size_t hlen, const void *body, size_t blen)
 {
-    char path[4096], mark[4096], count[32];
+    char path[4096], mark[4096], count[64];
     snprintf(path, sizeof path, "%s/%s", wskx_state_dir(), name);
     wskx_replace(path, hdr, hlen, body, blen);
     snprintf(mark, sizeof mark, "%s/.saved", wskx_state_dir());
     int n = snprintf(count, sizeof count, "%lu\n", ++wskx_saves);
+    if (wskx_progress_known) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long behind = (now.tv_sec - wskx_progress_at.tv_sec) * 1000LL + (now.tv_nsec - wskx_progress_at.tv_nsec) / 1000000;
+        n += snprintf(count + n, sizeof count - (size_t)n, "behind_ms %lld\n", behind < 0 ? 0 : behind);
+    }
     wskx_replace(mark, count, (size_t)n, NULL, 0);
 }
 
