@@ -62,8 +62,9 @@ func Execute(ctx context.Context, f *File, d Driver, progress io.Writer, save fu
 		if res.Error != "" {
 			status = "error: " + res.Error
 		}
-		fmt.Fprintf(progress, "[%d/%d] %s %s %v rep %d: %s, %d ms, %d hops (ETA %s)\n",
-			done, len(runs), r.Workload, r.Policy, map[string]any(r.Args), r.Repetition, status, res.ElapsedMS, res.Metrics.Hops, eta)
+		fmt.Fprintf(progress, "[%d/%d] %s %s %v rep %d: %s, %d ms, %d hops (elapsed %s, ETA %s)\n",
+			done, len(runs), r.Workload, r.Policy, map[string]any(r.Args), r.Repetition, status, res.ElapsedMS, res.Metrics.Hops,
+			time.Since(start).Round(time.Second), eta)
 	}
 	return results, nil
 }
