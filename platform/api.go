@@ -79,6 +79,7 @@ func (p *Platform) routes() http.Handler {
 			writeError(w, r, http.StatusMethodNotAllowed, msgMethodNotAllowed+methods)
 		})
 	}
+	p.addWebRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, msgNotFound)
 	})

@@ -21,9 +21,10 @@ func newStandaloneCommand() *command {
 		usage:   "[--port 3233] [--data DIR] [--auth KEY] [--wskprops FILE] [--image NAME=COMMAND]... [--length-limit 50] [--node-path DIR]",
 		summary: "run the local OpenWhisk-compatible platform",
 		help: `Standalone runs wskx's own OpenWhisk-compatible platform on 127.0.0.1: the
-REST API v1 (actions, invocations, activations), sequences and conductor
-actions, with action containers run as local processes. It prints the API
-host and the key of the user guest, and runs until interrupted.
+REST API v1 (actions, invocations, activations, web actions under
+/api/v1/web), sequences and conductor actions, with action containers run
+as local processes. It prints the API host and the key of the user guest,
+and runs until interrupted.
 
 The key is random, generated on the first start on a data directory and
 kept there; --auth sets it instead (for example to OpenWhisk standalone's

@@ -2,7 +2,7 @@
 // speaks the action container protocol (/init, /run) on 127.0.0.1:PORT,
 // PORT given by --port as the container pool passes it. What it does is
 // chosen by the code sent to /init: echo, step, conductor, sleep, fail,
-// crash, env, noop.
+// crash, env, noop, respond.
 package main
 
 import (
@@ -87,6 +87,19 @@ func (s *server) run(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, map[string]any{"error": "failed on purpose"})
 	case "crash":
 		os.Exit(3)
+	case "respond":
+		// The result is the JSON text of parameter r; {"developer_error": v}
+		// fails the run instead, as a broken action would.
+		var out map[string]any
+		if err := json.Unmarshal([]byte(fmt.Sprint(params["r"])), &out); err != nil {
+			reply(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+			return
+		}
+		if v, ok := out["developer_error"]; ok {
+			reply(w, http.StatusBadGateway, map[string]any{"error": v})
+			return
+		}
+		reply(w, http.StatusOK, out)
 	case "env":
 		delete(body, "value")
 		body["params"] = params
