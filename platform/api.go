@@ -80,6 +80,7 @@ func (p *Platform) routes() http.Handler {
 		})
 	}
 	p.addWebRoutes(mux)
+	p.addAPIGatewayRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, msgNotFound)
 	})

@@ -68,6 +68,7 @@ type Platform struct {
 	log   *slog.Logger
 	users map[string]User // by uuid
 	store *store
+	apis  *apiStore // API routes (apigw.go)
 
 	ctx    context.Context // the platform's lifetime; activations run under it
 	cancel context.CancelFunc
@@ -115,9 +116,13 @@ func New(cfg Config) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new platform: %w", err)
 	}
+	apis, err := openAPIStore(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("new platform: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Platform{
-		cfg: cfg, log: cfg.Logger, users: users, store: st,
+		cfg: cfg, log: cfg.Logger, users: users, store: st, apis: apis,
 		ctx: ctx, cancel: cancel,
 		inflightNS: map[string]int{}, inflightAct: map[string]int{},
 		apiHost: cfg.APIHost,
