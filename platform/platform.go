@@ -68,6 +68,10 @@ type Platform struct {
 	log   *slog.Logger
 	users map[string]User // by uuid
 	store *store
+	// ev holds triggers and rules; selfHandler serves selfRequest.
+	ev          *events
+	selfOnce    sync.Once
+	selfHandler http.Handler
 
 	ctx    context.Context // the platform's lifetime; activations run under it
 	cancel context.CancelFunc
@@ -115,6 +119,10 @@ func New(cfg Config) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new platform: %w", err)
 	}
+	ev, err := openEvents(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("new platform: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Platform{
 		cfg: cfg, log: cfg.Logger, users: users, store: st,
@@ -128,6 +136,7 @@ func New(cfg Config) (*Platform, error) {
 	} else if n > 0 {
 		p.log.Info("recorded interrupted activations as internal errors", "count", n)
 	}
+	p.ev = ev
 	return p, nil
 }
 
