@@ -100,6 +100,9 @@ func (p *Platform) routes() http.Handler {
 			writeError(w, r, http.StatusNotFound, msgNotFound)
 			return
 		}
+		if p.serveFeedActions(w, r) {
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/wskx/wskx/whisk"
 )
 
-// events keeps triggers and rules in memory and, with a data directory,
-// on disk beside the actions: triggers/<ns>/<name>.json and
-// rules/<ns>/<name>.json (see fileName),
+// events keeps triggers, rules and alarm registrations in memory and,
+// with a data directory, on disk beside the actions: triggers/<ns>/<name>.json,
+// rules/<ns>/<name>.json and alarms/<ns>/<trigger>.json (see fileName),
 // each written atomically (writeJSON) and loaded at start. Its mutex also
 // makes the read-modify-write of a rule and its trigger one step, where
 // OpenWhisk relies on document revisions; its holders call the put and
@@ -26,16 +26,18 @@ type events struct {
 	mu       sync.Mutex
 	triggers map[string]*whisk.Trigger // "ns/name"
 	rules    map[string]*whisk.Rule    // "ns/name"
+	alarms   map[string]*alarm         // by trigger, "ns/name"
 }
 
 // The collections of events, as the API and the data directory name them.
 const (
 	triggersDir = "triggers"
 	rulesDir    = "rules"
+	alarmsDir   = "alarms"
 )
 
 func openEvents(dir string) (*events, error) {
-	e := &events{dir: dir, triggers: map[string]*whisk.Trigger{}, rules: map[string]*whisk.Rule{}}
+	e := &events{dir: dir, triggers: map[string]*whisk.Trigger{}, rules: map[string]*whisk.Rule{}, alarms: map[string]*alarm{}}
 	if dir == "" {
 		return e, nil
 	}
@@ -66,6 +68,16 @@ func openEvents(dir string) (*events, error) {
 				return err
 			}
 			e.rules[r.Namespace+"/"+r.Name] = &r
+			return nil
+		})
+	}
+	if err == nil {
+		err = load(alarmsDir, func(path string) error {
+			var a alarm
+			if err := readJSON(path, &a); err != nil {
+				return err
+			}
+			e.alarms[a.Namespace+"/"+a.Name] = &a
 			return nil
 		})
 	}
@@ -137,5 +149,22 @@ func (e *events) removeRule(ns, name string) error {
 		return err
 	}
 	delete(e.rules, ns+"/"+name)
+	return nil
+}
+
+// putAlarm stores a registration; the caller holds e.mu.
+func (e *events) putAlarm(a *alarm) error {
+	if err := e.save(alarmsDir, a.Namespace, a.Name, a); err != nil {
+		return err
+	}
+	e.alarms[a.Namespace+"/"+a.Name] = a
+	return nil
+}
+
+func (e *events) removeAlarm(ns, name string) error {
+	if err := e.remove(alarmsDir, ns, name); err != nil {
+		return err
+	}
+	delete(e.alarms, ns+"/"+name)
 	return nil
 }

@@ -60,6 +60,13 @@ type Config struct {
 	// APIHost is the URL given to containers as __OW_API_HOST; by
 	// default the URL the platform listens on.
 	APIHost string
+	// AlarmClock is the time source of the alarms feed (default the
+	// system's); tests move it by hand.
+	AlarmClock Clock
+	// AlarmMinute is a minute as the alarms feed counts its intervals
+	// (default one minute): a test hook, so that an interval alarm fires
+	// within seconds while its parameter stays in minutes.
+	AlarmMinute time.Duration
 }
 
 // Platform is a running controller. Create it with New.
@@ -68,8 +75,10 @@ type Platform struct {
 	log   *slog.Logger
 	users map[string]User // by uuid
 	store *store
-	// ev holds triggers and rules; selfHandler serves selfRequest.
+	// ev holds triggers, rules and alarm registrations, which alarms
+	// fires; selfHandler serves selfRequest.
 	ev          *events
+	alarms      *alarms
 	selfOnce    sync.Once
 	selfHandler http.Handler
 
@@ -137,6 +146,12 @@ func New(cfg Config) (*Platform, error) {
 		p.log.Info("recorded interrupted activations as internal errors", "count", n)
 	}
 	p.ev = ev
+	p.alarms = newAlarms(p, cfg.AlarmClock, cfg.AlarmMinute)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.alarms.run(p.ctx)
+	}()
 	return p, nil
 }
 

@@ -104,10 +104,10 @@ func linked(t *whisk.Trigger, key string, rl *whisk.ReducedRule) *whisk.Trigger 
 }
 
 // ruleEntitled reports whether user namespace ns may read the entity q
-// refers to: its own.
+// refers to: its own, or the system catalog's, which OpenWhisk publishes.
 func ruleEntitled(ns string, q whisk.QualifiedName) bool {
 	root, _, _ := strings.Cut(q.Path, "/")
-	return root == ns
+	return root == ns || root == systemNS
 }
 
 // checkRuleRefs is checkTriggerAndActionExist: the trigger, then the
@@ -123,9 +123,13 @@ func (p *Platform) checkRuleRefs(trigger, action whisk.QualifiedName) (*whisk.Tr
 	return t, ""
 }
 
-// actionExists reports whether q names an action.
+// actionExists reports whether q names an action: in the store, or one
+// of the feed actions the platform runs itself.
 func (p *Platform) actionExists(q whisk.QualifiedName) bool {
-	_, ok := p.store.getAction(q.Path, q.Name)
+	if _, ok := p.store.getAction(q.Path, q.Name); ok {
+		return true
+	}
+	_, ok := feedActionOf(q)
 	return ok
 }
 
