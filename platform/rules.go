@@ -170,7 +170,7 @@ func (p *Platform) putRule(w http.ResponseWriter, r *http.Request) {
 	if b.Version != nil {
 		v, ok := semVer(*b.Version)
 		if !ok {
-			writeError(w, r, http.StatusBadRequest, msgEntityMalformed+"version malformed")
+			writeError(w, r, http.StatusBadRequest, msgEntityMalformed+"semantic version malformed")
 			return
 		}
 		version = v

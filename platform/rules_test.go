@@ -53,6 +53,7 @@ func TestRuleAPI(t *testing.T) {
 		{"enabled", "GET", "/rules/r", "", 200, `"status":"active"`},
 		{"list without status", "GET", "/rules", "", 200, `[{"namespace":"guest","name":"r","version":"0.0.3","publish":false,"annotations":[],"trigger"`},
 		{"count", "GET", "/rules?count=true", "", 200, `{"rules":1}`},
+		{"list with a slash", "GET", "/rules/?count=true", "", 200, `{"rules":1}`},
 		{"delete active", "DELETE", "/rules/r", "", 200, `"status":"inactive"`},
 		{"deleted", "GET", "/rules/r", "", 404, msgNotFound},
 		{"trigger unlinked", "GET", "/triggers/t2", "", 200, `"rules":{}`},

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -73,27 +72,26 @@ func (p *Platform) nameTakenElsewhere(ns, name, coll string) bool {
 	return false
 }
 
-// semVerRE is what OpenWhisk's SemVer reads: up to three whole numbers.
-var semVerRE = regexp.MustCompile(`^\d+(\.\d+){0,2}$`)
-
-// semVer is v as OpenWhisk's SemVer writes it ("1" is "1.0.0"); false
-// for a malformed version.
+// semVer is v as OpenWhisk's SemVer reads and writes it: up to three
+// whole numbers, the missing ones 0, more ignored ("1" is "1.0.0"), not
+// all zero; false for a malformed version.
 func semVer(v string) (string, bool) {
-	if !semVerRE.MatchString(v) {
-		return "", false
-	}
+	var n [3]int
 	parts := strings.Split(v, ".")
-	for len(parts) < 3 {
-		parts = append(parts, "0")
-	}
-	for i, s := range parts {
-		n, err := strconv.Atoi(s)
-		if err != nil {
+	for i := range n {
+		if i >= len(parts) || v == "" {
+			break
+		}
+		x, err := strconv.Atoi(parts[i])
+		if err != nil || x < 0 {
 			return "", false
 		}
-		parts[i] = strconv.Itoa(n)
+		n[i] = x
 	}
-	return strings.Join(parts, "."), true
+	if n == [3]int{} {
+		return "", false
+	}
+	return fmt.Sprintf("%d.%d.%d", n[0], n[1], n[2]), true
 }
 
 // triggerBody is what a trigger PUT may set (WhiskTriggerPut); limits
@@ -171,7 +169,7 @@ func (p *Platform) putTrigger(w http.ResponseWriter, r *http.Request) {
 	if b.Version != nil {
 		v, ok := semVer(*b.Version)
 		if !ok {
-			writeError(w, r, http.StatusBadRequest, msgEntityMalformed+"version malformed")
+			writeError(w, r, http.StatusBadRequest, msgEntityMalformed+"semantic version malformed")
 			return
 		}
 		version = v
