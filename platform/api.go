@@ -57,6 +57,18 @@ func (p *Platform) routes() http.Handler {
 		{"GET", "/api/v1/namespaces/{ns}/activations/{id}", p.getActivation},
 		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/result", p.activationResult},
 		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/logs", p.activationLogs},
+		{"GET", "/api/v1/namespaces/{ns}/triggers", p.listTriggers},
+		{"GET", "/api/v1/namespaces/{ns}/triggers/{$}", p.listTriggers},
+		{"PUT", "/api/v1/namespaces/{ns}/triggers/{name}", p.putTrigger},
+		{"GET", "/api/v1/namespaces/{ns}/triggers/{name}", p.getTrigger},
+		{"DELETE", "/api/v1/namespaces/{ns}/triggers/{name}", p.deleteTrigger},
+		{"POST", "/api/v1/namespaces/{ns}/triggers/{name}", p.fireTrigger},
+		{"GET", "/api/v1/namespaces/{ns}/rules", p.listRules},
+		{"GET", "/api/v1/namespaces/{ns}/rules/{$}", p.listRules},
+		{"PUT", "/api/v1/namespaces/{ns}/rules/{name}", p.putRule},
+		{"GET", "/api/v1/namespaces/{ns}/rules/{name}", p.getRule},
+		{"DELETE", "/api/v1/namespaces/{ns}/rules/{name}", p.deleteRule},
+		{"POST", "/api/v1/namespaces/{ns}/rules/{name}", p.setRuleState},
 	}
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
@@ -90,6 +102,9 @@ func (p *Platform) routes() http.Handler {
 		defer drain(r.Body)
 		if jsonmux.CleanPath(r.URL.Path) != r.URL.Path {
 			writeError(w, r, http.StatusNotFound, msgNotFound)
+			return
+		}
+		if p.serveFeedActions(w, r) {
 			return
 		}
 		mux.ServeHTTP(w, r)

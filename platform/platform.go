@@ -60,6 +60,13 @@ type Config struct {
 	// APIHost is the URL given to containers as __OW_API_HOST; by
 	// default the URL the platform listens on.
 	APIHost string
+	// AlarmClock is the time source of the alarms feed (default the
+	// system's); tests move it by hand.
+	AlarmClock Clock
+	// AlarmMinute is a minute as the alarms feed counts its intervals
+	// (default one minute): a test hook, so that an interval alarm fires
+	// within seconds while its parameter stays in minutes.
+	AlarmMinute time.Duration
 }
 
 // Platform is a running controller. Create it with New.
@@ -69,6 +76,12 @@ type Platform struct {
 	users map[string]User // by uuid
 	store *store
 	apis  *apiStore // API routes (apigw.go)
+	// ev holds triggers, rules and alarm registrations, which alarms
+	// fires; selfHandler serves selfRequest.
+	ev          *events
+	alarms      *alarms
+	selfOnce    sync.Once
+	selfHandler http.Handler
 
 	ctx    context.Context // the platform's lifetime; activations run under it
 	cancel context.CancelFunc
@@ -120,6 +133,10 @@ func New(cfg Config) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new platform: %w", err)
 	}
+	ev, err := openEvents(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("new platform: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Platform{
 		cfg: cfg, log: cfg.Logger, users: users, store: st, apis: apis,
@@ -133,6 +150,13 @@ func New(cfg Config) (*Platform, error) {
 	} else if n > 0 {
 		p.log.Info("recorded interrupted activations as internal errors", "count", n)
 	}
+	p.ev = ev
+	p.alarms = newAlarms(p, cfg.AlarmClock, cfg.AlarmMinute)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.alarms.run(p.ctx)
+	}()
 	return p, nil
 }
 
