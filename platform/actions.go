@@ -26,8 +26,9 @@ type actionBody struct {
 
 // checkSequence applies OpenWhisk's create-time checks to a sequence named
 // self: components exist, no cycle, at most n atomic actions once nested
-// sequences are inlined.
-func (p *Platform) checkSequence(self fqn, components []string, ns string) error {
+// sequences are inlined (Actions.scala checkSequenceActionLimits). A
+// component in a binding counts as the action it reaches.
+func (p *Platform) checkSequence(self fqn, components []string, caller string) error {
 	n := p.cfg.LengthLimit
 	if len(components) == 0 {
 		return badRequest(msgSequenceNoComponent)
@@ -42,15 +43,22 @@ func (p *Platform) checkSequence(self fqn, components []string, ns string) error
 			return badRequest(msgSequenceTooLong)
 		}
 		for _, c := range comps {
-			f, ok := resolveName(c, ns)
+			f, ok := resolveName(c, caller)
 			if !ok {
 				return badRequest(msgSequenceNotFound)
+			}
+			if pkg, name, inPackage := f.split(); inPackage {
+				holder, _, e := p.resolveBinding(f.ns, pkg)
+				if e != nil {
+					return badRequest(msgSequenceNotFound)
+				}
+				f = fqn{holder.Namespace, holder.Name + "/" + name}
 			}
 			if f == self {
 				return badRequest(msgSequenceCyclic)
 			}
 			a, ok := p.store.getAction(f.ns, f.name)
-			if !ok || f.ns != ns {
+			if !ok {
 				return badRequest(msgSequenceNotFound)
 			}
 			if a.Exec != nil && a.Exec.Kind == "sequence" {
@@ -69,10 +77,14 @@ func (p *Platform) checkSequence(self fqn, components []string, ns string) error
 	return walk(components, 0)
 }
 
-// buildAction validates a PUT body for name in ns and returns the action
+// buildAction validates a PUT body for the action f and returns the action
 // to store; old is the existing action when overwriting.
-func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action) (*whisk.Action, error) {
-	a := &whisk.Action{Namespace: ns, Name: name, Version: "0.0.1",
+func (p *Platform) buildAction(f fqn, b *actionBody, old *whisk.Action) (*whisk.Action, error) {
+	ns := f.ns
+	if pkg, _, inPackage := f.split(); inPackage {
+		ns += "/" + pkg
+	}
+	a := &whisk.Action{Namespace: ns, Name: lastSegment(f.name), Version: "0.0.1",
 		Limits: &whisk.Limits{Timeout: defaultTimeout, Memory: defaultMemory, Logs: defaultLogs, Concurrency: 1}}
 	if old != nil {
 		cp := *old
@@ -84,8 +96,13 @@ func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action
 	if b.Exec != nil {
 		e := *b.Exec
 		e.Components = append([]string(nil), e.Components...)
-		if err := checkExec(&e, ns); err != nil {
+		if err := checkExec(&e, f.ns); err != nil {
 			return nil, err
+		}
+		if e.Kind == "sequence" {
+			if err := p.componentsRight(f.ns, e.Components); err != nil {
+				return nil, err
+			}
 		}
 		a.Exec = &e
 	}
@@ -93,7 +110,7 @@ func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action
 		return nil, badRequest("exec undefined")
 	}
 	if a.Exec.Kind == "sequence" {
-		if err := p.checkSequence(fqn{ns, name}, a.Exec.Components, ns); err != nil {
+		if err := p.checkSequence(f, a.Exec.Components, f.ns); err != nil {
 			return nil, err
 		}
 	}
@@ -140,49 +157,109 @@ func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action
 	return a, nil
 }
 
-// actionName validates the {name...} path, "name" or "pkg/name"; msg says
-// what is wrong with it otherwise.
-func actionName(r *http.Request) (name, msg string) {
-	name = r.PathValue("name")
+// actionName validates the {name...} path, "name" or "pkg/name", and
+// resolves it in the path's namespace.
+func actionName(r *http.Request) (fqn, *apiError) {
+	name := r.PathValue("name")
 	parts := strings.Split(name, "/")
 	for _, s := range parts {
 		if len(s) > maxNameLength {
-			return "", nameTooLong("Name segement", len(s))
+			return fqn{}, &apiError{http.StatusBadRequest, nameTooLong("Name segement", len(s))}
 		}
 	}
 	if len(parts) > 2 {
-		return "", msgNameIllegal
+		return fqn{}, &apiError{http.StatusBadRequest, msgNameIllegal}
 	}
 	for _, s := range parts {
 		if !validName(s) {
-			return "", msgNameIllegal
+			return fqn{}, &apiError{http.StatusBadRequest, msgNameIllegal}
 		}
 	}
-	return name, ""
+	return fqn{nsOf(r), name}, nil
 }
 
-func (p *Platform) listActions(w http.ResponseWriter, r *http.Request) {
-	limit, skip, msg := listParams(r, "actions")
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, msg)
-		return
-	}
+// listed is an action as a list shows it: its exec's kind and binary only.
+func listed(actions []*whisk.Action) []whisk.Action {
 	out := []whisk.Action{}
-	for _, a := range page(p.store.listActions(userOf(r).Namespace), limit, skip) {
+	for _, a := range actions {
 		cp := *a
 		cp.Exec = &whisk.Exec{Kind: a.Exec.Kind, Binary: a.Exec.Binary}
 		out = append(out, cp)
 	}
-	writeJSONResponse(w, http.StatusOK, out)
+	return out
 }
 
-func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
-	name, msg := actionName(r)
+// writeList answers a list request of collection: the page asked for, or
+// with count=true its size (RestApiCommons countEntities).
+func writeList(w http.ResponseWriter, r *http.Request, collection string, all []*whisk.Action) {
+	limit, skip, count, msg := listParams(r, collection)
 	if msg != "" {
 		writeError(w, r, http.StatusBadRequest, msg)
 		return
 	}
-	ns := userOf(r).Namespace
+	if count {
+		writeJSONResponse(w, http.StatusOK, map[string]int{collection: max(len(all)-skip, 0)})
+		return
+	}
+	writeJSONResponse(w, http.StatusOK, listed(page(all, limit, skip)))
+}
+
+// listActions lists a namespace's actions, those in its packages too.
+func (p *Platform) listActions(w http.ResponseWriter, r *http.Request) {
+	writeList(w, r, "actions", p.store.listActions(nsOf(r)))
+}
+
+// listPackageActions answers GET .../actions/pkg/: the actions of a
+// package the caller may read, or of the package a binding refers to
+// (Actions.scala listPackageActions).
+func (p *Platform) listPackageActions(w http.ResponseWriter, r *http.Request, pkg string) {
+	ns := nsOf(r)
+	if e := p.actionRight(userOf(r).Namespace, fqn{ns, pkg + "/x"}); e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	holder, _, e := p.resolveBinding(ns, pkg)
+	if e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	writeList(w, r, "actions", p.store.packageActions(holder.Namespace, holder.Name))
+}
+
+// writableAction checks the caller may create, update or delete the
+// action f: in its own namespace, and in a package, not a binding
+// (Actions.scala innerRoutes).
+func (p *Platform) writableAction(caller string, f fqn) *apiError {
+	if f.ns != caller {
+		return notAuthorized(f.String())
+	}
+	pkgName, _, inPackage := f.split()
+	if !inPackage {
+		return nil
+	}
+	pkg, ok := p.store.getPackage(f.ns, pkgName)
+	switch {
+	case !ok:
+		if _, isAction := p.store.getAction(f.ns, pkgName); isAction {
+			return errConformance
+		}
+		return errNotFound
+	case pkg.Binding != nil:
+		return &apiError{http.StatusBadRequest, msgNotAllowedOnBinding}
+	}
+	return nil
+}
+
+func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
+	f, e := actionName(r)
+	if e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	if e := p.writableAction(userOf(r).Namespace, f); e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
 	body, ok := readBody(w, r, maxCode+maxPayload+(1<<20))
 	if !ok {
 		return
@@ -194,55 +271,90 @@ func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, msgMalformedBody+" "+err.Error())
 		return
 	}
-	overwrite := r.URL.Query().Get("overwrite") == "true"
-	old, exists := p.store.getAction(ns, name)
-	if exists && !overwrite {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	// The package may have gone while the body was read.
+	if e := p.writableAction(userOf(r).Namespace, f); e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	old, exists := p.store.getAction(f.ns, f.name)
+	if !exists {
+		if _, isPackage := p.store.getPackage(f.ns, f.name); isPackage {
+			writeAPIError(w, r, errConformance)
+			return
+		}
+		old = nil
+	}
+	if exists && r.URL.Query().Get("overwrite") != "true" {
 		writeError(w, r, http.StatusConflict, msgExists)
 		return
 	}
-	if !exists {
-		old = nil
-	}
-	a, err := p.buildAction(ns, name, &b, old)
+	a, err := p.buildAction(f, &b, old)
 	var br badRequest
-	if errors.As(err, &br) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &br):
 		writeError(w, r, http.StatusBadRequest, br.Error())
 		return
-	} else if err != nil {
+	case errors.As(err, &ae):
+		writeAPIError(w, r, ae)
+		return
+	case err != nil:
 		writeError(w, r, http.StatusInternalServerError, err.Error())
 		return
 	}
 	a.Updated = time.Now().UnixMilli()
 	if err := p.store.putAction(a); err != nil {
 		p.log.Error("put action", "err", err)
-		writeError(w, r, http.StatusInternalServerError, "There was an error processing your request.")
+		writeError(w, r, http.StatusInternalServerError, msgServerError)
 		return
 	}
 	writeJSONResponse(w, http.StatusOK, a)
 }
 
-func (p *Platform) lookupAction(w http.ResponseWriter, r *http.Request) (*whisk.Action, bool) {
-	name, msg := actionName(r)
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, msg)
+// readableAction finds the action the path names for reading or invoking:
+// the caller's own, or one in a package it may read; through a binding,
+// the bound package's action with the parameters merged (Actions.scala
+// fetch, activate).
+func (p *Platform) readableAction(w http.ResponseWriter, r *http.Request) (*resolved, bool) {
+	f, e := actionName(r)
+	if e == nil {
+		e = p.actionRight(userOf(r).Namespace, f)
+	}
+	var res *resolved
+	if e == nil {
+		res, e = p.resolveAction(f)
+	}
+	if e != nil {
+		writeAPIError(w, r, e)
 		return nil, false
 	}
-	a, ok := p.store.getAction(userOf(r).Namespace, name)
-	if !ok {
-		writeError(w, r, http.StatusNotFound, msgNotFound)
-		return nil, false
-	}
-	return a, true
+	return res, true
 }
 
+// getAction answers an action; a path of a package's name and a slash
+// (or none) lists the package's actions (or the namespace's).
 func (p *Platform) getAction(w http.ResponseWriter, r *http.Request) {
-	a, ok := p.lookupAction(w, r)
+	switch name := r.PathValue("name"); {
+	case name == "":
+		if ns := nsOf(r); ns != userOf(r).Namespace {
+			writeAPIError(w, r, notAuthorized(ns))
+			return
+		}
+		p.listActions(w, r)
+		return
+	case strings.HasSuffix(name, "/") && validName(strings.TrimSuffix(name, "/")):
+		p.listPackageActions(w, r, strings.TrimSuffix(name, "/"))
+		return
+	}
+	res, ok := p.readableAction(w, r)
 	if !ok {
 		return
 	}
-	cp := *a
+	cp := *res.action
 	if r.URL.Query().Get("code") == "false" {
-		e := *a.Exec
+		e := *cp.Exec
 		e.Code = ""
 		cp.Exec = &e
 	}
@@ -250,13 +362,28 @@ func (p *Platform) getAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Platform) deleteAction(w http.ResponseWriter, r *http.Request) {
-	a, ok := p.lookupAction(w, r)
-	if !ok {
+	f, e := actionName(r)
+	if e == nil {
+		e = p.writableAction(userOf(r).Namespace, f)
+	}
+	if e != nil {
+		writeAPIError(w, r, e)
 		return
 	}
-	if err := p.store.deleteAction(a.Namespace, a.Name); err != nil {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	a, ok := p.store.getAction(f.ns, f.name)
+	if !ok {
+		if _, isPackage := p.store.getPackage(f.ns, f.name); isPackage {
+			writeAPIError(w, r, errConformance)
+		} else {
+			writeAPIError(w, r, errNotFound)
+		}
+		return
+	}
+	if err := p.store.deleteAction(a); err != nil {
 		p.log.Error("delete action", "err", err)
-		writeError(w, r, http.StatusInternalServerError, "There was an error processing your request.")
+		writeError(w, r, http.StatusInternalServerError, msgServerError)
 		return
 	}
 	writeJSONResponse(w, http.StatusOK, a)
@@ -276,9 +403,16 @@ func (p *Platform) invoke(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = min(wait, time.Duration(ms)*time.Millisecond)
 	}
-	a, ok := p.lookupAction(w, r)
+	res, ok := p.readableAction(w, r)
 	if !ok {
 		return
+	}
+	u := userOf(r)
+	if a := res.action; a.Exec.Kind == "sequence" {
+		if e := p.componentsRight(u.Namespace, a.Exec.Components); e != nil {
+			writeAPIError(w, r, e)
+			return
+		}
 	}
 	body, ok := readBody(w, r, maxPayload)
 	if !ok {
@@ -292,13 +426,12 @@ func (p *Platform) invoke(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	u := userOf(r)
-	release, msg := p.acquire(u.Namespace, a.Namespace+"/"+a.Name)
+	release, msg := p.acquire(u.Namespace, res.name.String())
 	if msg != "" {
 		writeError(w, r, http.StatusTooManyRequests, msg)
 		return
 	}
-	req := runReq{id: newID(), user: u, txid: txid(r), action: a, name: fqn{a.Namespace, a.Name},
+	req := runReq{id: newID(), user: u, txid: txid(r), action: res.action, name: res.name, binding: res.binding,
 		payload: payload, requested: time.Now(), finished: release}
 	done := make(chan *runResult, 1)
 	p.wg.Add(1)

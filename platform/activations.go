@@ -33,7 +33,7 @@ func summary(a *whisk.Activation) map[string]any {
 }
 
 func (p *Platform) listActivations(w http.ResponseWriter, r *http.Request) {
-	limit, skip, msg := listParams(r, "activations")
+	limit, skip, _, msg := listParams(r, "activations")
 	if msg != "" {
 		writeError(w, r, http.StatusBadRequest, msg)
 		return
@@ -73,14 +73,7 @@ func (p *Platform) listActivations(w http.ResponseWriter, r *http.Request) {
 		if upto > 0 && a.Start > upto {
 			return false
 		}
-		if name == "" {
-			return true
-		}
-		if strings.Contains(name, "/") {
-			path, _ := a.Annotations.Get("path").(string)
-			return strings.HasSuffix(path, "/"+name)
-		}
-		return a.Name == name
+		return name == "" || listedName(a) == name
 	}
 	docs := q.Get("docs") == "true"
 	var out []any
@@ -95,6 +88,24 @@ func (p *Platform) listActivations(w http.ResponseWriter, r *http.Request) {
 		out = []any{}
 	}
 	writeJSONResponse(w, http.StatusOK, out)
+}
+
+// listedName is the name a list's name filter matches an activation by,
+// the key of OpenWhisk's activations view (pathFilter in
+// whisks_design_document_for_activations_db_filters): "pkg/name" for an
+// action in a package, named by the binding when invoked through one, and
+// the name alone otherwise.
+func listedName(a *whisk.Activation) string {
+	if b, ok := a.Annotations.Get("binding").(string); ok {
+		if _, pkg, ok := strings.Cut(b, "/"); ok {
+			return pkg + "/" + a.Name
+		}
+	}
+	path, _ := a.Annotations.Get("path").(string)
+	if parts := strings.Split(path, "/"); len(parts) == 3 {
+		return parts[1] + "/" + a.Name
+	}
+	return a.Name
 }
 
 func (p *Platform) lookupActivation(w http.ResponseWriter, r *http.Request) (*whisk.Activation, bool) {

@@ -17,13 +17,14 @@ import (
 const (
 	msgNotFound      = "The requested resource does not exist."
 	msgUnauthorized  = "The supplied authentication is invalid."
-	msgForbidden     = "The supplied authentication is not authorized to access this resource."
 	msgExists        = "resource already exists"
 	msgBadTimeout    = "Timeout must be number of milliseconds up to 60000."
 	msgActivationID  = "The activation id is not valid."
 	msgMalformedBody = "The request content was malformed."
 	msgNameIllegal   = "The name of the entity contains illegal characters."
 	msgNSIllegal     = "The namespace contains illegal characters."
+	msgConformance   = "Resource by this name exists but is not in this collection."
+	msgServerError   = "There was an error processing your request."
 )
 
 type ctxKey int
@@ -31,32 +32,54 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	txKey
+	nsKey
 )
 
 // msgMethodNotAllowed is akka-http's text for a method a path does not take.
 const msgMethodNotAllowed = "HTTP method not allowed, supported methods: "
 
+// audience says who may use a route: anyone, a key for its own
+// namespace, or a key for any namespace, the handler deciding what
+// another namespace may see (OpenWhisk's entitlement, see entitle.go).
+type audience int
+
+const (
+	public audience = iota
+	ownNS
+	anyNS
+)
+
 func (p *Platform) routes() http.Handler {
 	routes := []struct {
 		method, pattern string
+		who             audience
 		h               http.HandlerFunc
 	}{
-		{"GET", "/api/v1/namespaces", p.listNamespaces},
-		{"GET", "/api/v1/namespaces/{ns}/actions", p.listActions},
-		{"PUT", "/api/v1/namespaces/{ns}/actions/{name...}", p.putAction},
-		{"GET", "/api/v1/namespaces/{ns}/actions/{name...}", p.getAction},
-		{"DELETE", "/api/v1/namespaces/{ns}/actions/{name...}", p.deleteAction},
-		{"POST", "/api/v1/namespaces/{ns}/actions/{name...}", p.invoke},
-		{"GET", "/api/v1/namespaces/{ns}/activations", p.listActivations},
-		{"GET", "/api/v1/namespaces/{ns}/activations/{id}", p.getActivation},
-		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/result", p.activationResult},
-		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/logs", p.activationLogs},
+		{"GET", "/api/v1/namespaces", ownNS, p.listNamespaces},
+		{"GET", "/api/v1/namespaces/{ns}/actions", ownNS, p.listActions},
+		{"PUT", "/api/v1/namespaces/{ns}/actions/{name...}", anyNS, p.putAction},
+		{"GET", "/api/v1/namespaces/{ns}/actions/{name...}", anyNS, p.getAction},
+		{"DELETE", "/api/v1/namespaces/{ns}/actions/{name...}", anyNS, p.deleteAction},
+		{"POST", "/api/v1/namespaces/{ns}/actions/{name...}", anyNS, p.invoke},
+		{"GET", "/api/v1/namespaces/{ns}/packages", anyNS, p.listPackages},
+		{"GET", "/api/v1/namespaces/{ns}/packages/{$}", anyNS, p.listPackages},
+		{"PUT", "/api/v1/namespaces/{ns}/packages/{name}", anyNS, p.putPackage},
+		{"GET", "/api/v1/namespaces/{ns}/packages/{name}", anyNS, p.getPackage},
+		{"DELETE", "/api/v1/namespaces/{ns}/packages/{name}", anyNS, p.deletePackage},
+		{"GET", "/api/v1/namespaces/{ns}/activations", ownNS, p.listActivations},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}", ownNS, p.getActivation},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/result", ownNS, p.activationResult},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/logs", ownNS, p.activationLogs},
 	}
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	var order []string
 	for _, rt := range routes {
-		mux.HandleFunc(rt.method+" "+rt.pattern, p.auth(rt.h))
+		h := rt.h
+		if rt.who != public {
+			h = p.auth(h, rt.who == anyNS)
+		}
+		mux.HandleFunc(rt.method+" "+rt.pattern, h)
 		if allowed[rt.pattern] == nil {
 			order = append(order, rt.pattern)
 		}
@@ -129,6 +152,9 @@ func txid(r *http.Request) string {
 
 func userOf(r *http.Request) User { return r.Context().Value(userKey).(User) }
 
+// nsOf is the namespace the path names, "_" resolved to the caller's.
+func nsOf(r *http.Request) string { return r.Context().Value(nsKey).(string) }
+
 func writeJSONResponse(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -144,8 +170,10 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) 
 }
 
 // auth checks the basic-auth key and the namespace in the path ("_" is the
-// caller's own), then calls h.
-func (p *Platform) auth(h http.HandlerFunc) http.HandlerFunc {
+// caller's own), then calls h. Without foreign, a namespace other than the
+// caller's is refused here as OpenWhisk's entitlement refuses it
+// (Collection.implicitRights): 403 naming the resource.
+func (p *Platform) auth(h http.HandlerFunc, foreign bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), txKey, newID()))
 		id, secret, ok := r.BasicAuth()
@@ -164,11 +192,19 @@ func (p *Platform) auth(h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, r, http.StatusBadRequest, msgNSIllegal)
 			return
 		}
-		if ns != "" && ns != "_" && ns != u.Namespace {
-			writeError(w, r, http.StatusForbidden, msgForbidden)
+		if ns == "" || ns == "_" {
+			ns = u.Namespace
+		}
+		if !foreign && ns != u.Namespace {
+			resource := ns
+			if e := r.PathValue("id"); e != "" {
+				resource += "/" + e
+			}
+			writeAPIError(w, r, notAuthorized(resource))
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), userKey, u))
+		ctx := context.WithValue(r.Context(), userKey, u)
+		r = r.WithContext(context.WithValue(ctx, nsKey, ns))
 		h(w, r)
 	}
 }
@@ -185,16 +221,19 @@ func (p *Platform) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	writeJSONResponse(w, http.StatusOK, []string{userOf(r).Namespace})
 }
 
-func listParams(r *http.Request, collection string) (limit, skip int, msg string) {
+// listParams reads a list's limit, skip and count (RestApiCommons ListLimit
+// and ListSkip, with their messages).
+func listParams(r *http.Request, collection string) (limit, skip int, count bool, msg string) {
 	limit, skip = defaultList, 0
 	q := r.URL.Query()
+	count = q.Get("count") == "true"
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return 0, 0, fmt.Sprintf("The value '%s' is not an integer for %s.", v, collection)
+			return 0, 0, false, fmt.Sprintf("The value '%s' is not an integer for %s.", v, collection)
 		}
 		if n < 0 || n > maxListLimit {
-			return 0, 0, fmt.Sprintf("The value '%d' is not in the range of 0 to %d for %s.", n, maxListLimit, collection)
+			return 0, 0, false, fmt.Sprintf("The value '%d' is not in the range of 0 to %d for %s.", n, maxListLimit, collection)
 		}
 		limit = n
 		if n == 0 {
@@ -204,14 +243,14 @@ func listParams(r *http.Request, collection string) (limit, skip int, msg string
 	if v := q.Get("skip"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return 0, 0, fmt.Sprintf("The value '%s' is not an integer for %s.", v, collection)
+			return 0, 0, false, fmt.Sprintf("The value '%s' is not an integer for %s.", v, collection)
 		}
 		if n < 0 {
-			return 0, 0, fmt.Sprintf("The value '%d' is not greater than or equal to 0 for %s.", n, collection)
+			return 0, 0, false, fmt.Sprintf("The value '%d' is not greater than or equal to 0 for %s.", n, collection)
 		}
 		skip = n
 	}
-	return limit, skip, ""
+	return limit, skip, count, ""
 }
 
 func page[T any](all []T, limit, skip int) []T {

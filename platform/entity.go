@@ -61,6 +61,14 @@ type fqn struct {
 func (f fqn) String() string { return f.ns + "/" + f.name } // as OpenWhisk prints it
 func (f fqn) path() string   { return "/" + f.ns + "/" + f.name }
 
+// split tells a packaged action's package from its own name.
+func (f fqn) split() (pkg, name string, inPackage bool) {
+	if pkg, name, inPackage = strings.Cut(f.name, "/"); inPackage {
+		return pkg, name, true
+	}
+	return "", f.name, false
+}
+
 // resolveName resolves an action name as OpenWhisk does: "/ns/name",
 // "/ns/pkg/name" are absolute, "name" and "pkg/name" belong to the caller's
 // namespace, and a namespace "_" is the caller's.

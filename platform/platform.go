@@ -73,6 +73,10 @@ type Platform struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// writeMu serializes the writes of actions and packages, so that what
+	// a write checks (a package exists, is empty) holds when it is done.
+	writeMu sync.Mutex
+
 	mu          sync.Mutex
 	inflightNS  map[string]int
 	inflightAct map[string]int
