@@ -1,7 +1,9 @@
 // Package platform is a single-process, OpenWhisk-compatible controller:
-// the REST API v1 subset wskx uses (actions, invocations, activations),
-// sequences and conductor actions with OpenWhisk's semantics, activation
-// records, and persistence of actions and records under a data directory.
+// the REST API v1 subset wskx and OpenWhisk's clients use (actions,
+// packages and bindings, invocations, activations), sequences and
+// conductor actions with OpenWhisk's semantics, activation records, the
+// /whisk.system/utils catalog, and persistence of actions, packages and
+// records under a data directory.
 // Action containers are run by a ContainerRunner (see platform/container).
 package platform
 
@@ -119,6 +121,13 @@ func New(cfg Config) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new platform: %w", err)
 	}
+	// The catalog is the platform's: installed anew at every start, never
+	// written to the data directory.
+	pkgs, actions, err := catalog(time.Now().UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("new platform: %w", err)
+	}
+	st.install(pkgs, actions)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Platform{
 		cfg: cfg, log: cfg.Logger, users: users, store: st,
