@@ -55,6 +55,9 @@ func (p *Platform) routes() http.Handler {
 		who             audience
 		h               http.HandlerFunc
 	}{
+		{"GET", "/{$}", public, p.controllerInfo},
+		{"GET", "/api/v1", public, p.apiInfo},
+		{"GET", "/api/v1/{$}", public, p.apiInfo},
 		{"GET", "/api/v1/namespaces", ownNS, p.listNamespaces},
 		{"GET", "/api/v1/namespaces/{ns}/actions", ownNS, p.listActions},
 		{"PUT", "/api/v1/namespaces/{ns}/actions/{name...}", anyNS, p.putAction},
@@ -66,6 +69,10 @@ func (p *Platform) routes() http.Handler {
 		{"PUT", "/api/v1/namespaces/{ns}/packages/{name}", anyNS, p.putPackage},
 		{"GET", "/api/v1/namespaces/{ns}/packages/{name}", anyNS, p.getPackage},
 		{"DELETE", "/api/v1/namespaces/{ns}/packages/{name}", anyNS, p.deletePackage},
+		{"GET", "/api/v1/namespaces/{ns}/triggers", ownNS, listNothing("triggers")},
+		{"GET", "/api/v1/namespaces/{ns}/triggers/{$}", ownNS, listNothing("triggers")},
+		{"GET", "/api/v1/namespaces/{ns}/rules", ownNS, listNothing("rules")},
+		{"GET", "/api/v1/namespaces/{ns}/rules/{$}", ownNS, listNothing("rules")},
 		{"GET", "/api/v1/namespaces/{ns}/activations", ownNS, p.listActivations},
 		{"GET", "/api/v1/namespaces/{ns}/activations/{id}", ownNS, p.getActivation},
 		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/result", ownNS, p.activationResult},
@@ -215,10 +222,6 @@ func (p *Platform) auth(h http.HandlerFunc, foreign bool) http.HandlerFunc {
 func secretMatches(key, secret string) bool {
 	_, want, ok := strings.Cut(key, ":")
 	return ok && subtle.ConstantTimeCompare([]byte(want), []byte(secret)) == 1
-}
-
-func (p *Platform) listNamespaces(w http.ResponseWriter, r *http.Request) {
-	writeJSONResponse(w, http.StatusOK, []string{userOf(r).Namespace})
 }
 
 // listParams reads a list's limit, skip and count (RestApiCommons ListLimit

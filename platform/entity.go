@@ -188,10 +188,13 @@ func applyLimits(base whisk.Limits, b *limitsBody) (whisk.Limits, error) {
 // runtimes are the kinds this platform runs, named as OpenWhisk's runtime
 // manifest (ansible/files/runtimes.json) names them; a family's default
 // is what "FAMILY:default" resolves to (ExecManifest.resolveDefaultRuntime).
+// image is the manifest's image for the kind, which GET / reports; the
+// platform runs the machine's node instead.
 var runtimes = []struct {
 	kind    string
 	isDeflt bool
-}{{"nodejs:18", false}, {"nodejs:20", true}}
+	image   string
+}{{"nodejs:18", false, "openwhisk/action-nodejs-v18:nightly"}, {"nodejs:20", true, "openwhisk/action-nodejs-v20:nightly"}}
 
 // resolveKind is the kind OpenWhisk stores for k: trimmed, lower case,
 // with a family's default resolved; false for a kind it does not run.
