@@ -148,9 +148,9 @@ func (p *Platform) buildAction(f fqn, b *actionBody, old *whisk.Action) (*whisk.
 	if old == nil && a.Annotations.Get("provide-api-key") == nil {
 		a.Annotations = append(whisk.KeyValues(nil), a.Annotations...).Set("provide-api-key", false)
 	}
-	if a.Annotations == nil {
-		a.Annotations = whisk.KeyValues{}
-	}
+	// Every create and update sets the exec annotation to the kind, for
+	// clients that read kinds from lists (WhiskActionsApi.amendAnnotations).
+	a.Annotations = append(whisk.KeyValues{}, a.Annotations...).Set("exec", a.Exec.Kind)
 	if a.Parameters == nil {
 		a.Parameters = whisk.KeyValues{}
 	}

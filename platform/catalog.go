@@ -53,7 +53,7 @@ func catalog(updated int64) ([]*whisk.Package, []*whisk.Action, error) {
 		if c.params != nil {
 			ann = append(ann, whisk.KeyValue{Key: "parameters", Value: c.params})
 		}
-		ann = append(ann, whisk.KeyValue{Key: "provide-api-key", Value: false})
+		ann = append(ann, whisk.KeyValue{Key: "provide-api-key", Value: false}, whisk.KeyValue{Key: "exec", Value: "nodejs:20"})
 		actions = append(actions, &whisk.Action{Namespace: systemNamespace + "/utils", Name: c.name, Version: "0.0.1",
 			Exec:        &whisk.Exec{Kind: "nodejs:20", Code: string(code)},
 			Annotations: ann, Parameters: whisk.KeyValues{},

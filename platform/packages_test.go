@@ -163,8 +163,9 @@ func TestPackageContents(t *testing.T) {
 
 	runSteps(t, env, env.key, []step{
 		{"GET", "_/packages/pkg", "", 200, map[string]any{
-			"actions": []any{map[string]any{"name": "a", "version": "0.0.1", "annotations": kv("provide-api-key", false)}},
-			"feeds":   []any{map[string]any{"name": "feed", "version": "0.0.1", "annotations": kv("feed", true, "provide-api-key", false)}}}},
+			"actions": []any{map[string]any{"name": "a", "version": "0.0.1", "annotations": kv("provide-api-key", false, "exec", "blackbox")}},
+			"feeds": []any{map[string]any{"name": "feed", "version": "0.0.1",
+				"annotations": kv("feed", true, "provide-api-key", false, "exec", "blackbox")}}}},
 		// GET of the action merges the package's parameters under its own.
 		{"GET", "_/actions/pkg/a", "", 200, map[string]any{
 			"namespace": "guest/pkg", "name": "a", "parameters": kv("p", "pkg", "shared", "action", "own", 1)}},
@@ -248,7 +249,7 @@ func TestBindings(t *testing.T) {
 			"namespace": "guest", "name": "package2", "binding": binding,
 			"parameters":  kv("key1a", "value1a", "key1b", "value2b", "key2a", "value2a"),
 			"annotations": []any{map[string]any{"key": "binding", "value": binding}},
-			"actions":     []any{map[string]any{"name": "print", "version": "0.0.1", "annotations": kv("provide-api-key", false)}}}},
+			"actions":     []any{map[string]any{"name": "print", "version": "0.0.1", "annotations": kv("provide-api-key", false, "exec", "blackbox")}}}},
 		{"GET", "_/actions/package2/print", "", 200, map[string]any{
 			"namespace": "guest/package1", "name": "print",
 			"parameters": kv("key1a", "value1a", "key1b", "value2b", "key2a", "value2a", "key0", "value0")}},
@@ -339,7 +340,7 @@ func TestSharedPackages(t *testing.T) {
 	act := `{"exec":{"kind":"blackbox","image":"wskx/testaction","code":"echo"}}`
 	runSteps(t, env, other.Key, []step{
 		{"GET", "guest/packages/shared", "", 200, map[string]any{"namespace": "guest", "name": "shared", "publish": true,
-			"actions": []any{map[string]any{"name": "a", "version": "0.0.1", "annotations": kv("provide-api-key", false)}}}},
+			"actions": []any{map[string]any{"name": "a", "version": "0.0.1", "annotations": kv("provide-api-key", false, "exec", "blackbox")}}}},
 		{"GET", "guest/packages/private", "", 403, forbidden("guest/private")},
 		{"GET", "guest/packages/missing", "", 403, forbidden("guest/missing")},
 		{"GET", "guest/packages/sharedbinding", "", 403, forbidden("guest/sharedbinding")},
