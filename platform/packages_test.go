@@ -439,13 +439,16 @@ func TestPackagesOnDisk(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "packages", "guest", "kept.json")); err != nil {
 		t.Errorf("package file: %v", err)
 	}
+	mustPut(t, c, "clash", testAction("echo"))
 	p.Close()
-	// An action written as data from before packages: "pkg/name" in "ns".
+	// Actions written as data from before packages: "pkg/name" in "ns".
 	legacy := filepath.Join(dir, "actions", "guest", url.PathEscape("old/echo")+".json")
-	a := whisk.Action{Namespace: "guest", Name: "old/echo", Version: "0.0.1", Exec: &whisk.Exec{Kind: "blackbox", Image: "wskx/testaction", Code: "echo"},
-		Limits: &whisk.Limits{Timeout: defaultTimeout, Memory: defaultMemory, Logs: defaultLogs, Concurrency: 1}}
-	if err := writeEntity(legacy, a); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"old/echo", "clash/inner"} {
+		a := whisk.Action{Namespace: "guest", Name: name, Version: "0.0.1", Exec: &whisk.Exec{Kind: "blackbox", Image: "wskx/testaction", Code: "echo"},
+			Limits: &whisk.Limits{Timeout: defaultTimeout, Memory: defaultMemory, Logs: defaultLogs, Concurrency: 1}}
+		if err := writeEntity(filepath.Join(dir, "actions", "guest", url.PathEscape(name)+".json"), a); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	p, c = openOn(t, dir, runner)
@@ -457,6 +460,10 @@ func TestPackagesOnDisk(t *testing.T) {
 	}
 	if _, err := c.GetPackage(ctx, "old"); err != nil {
 		t.Errorf("package of a legacy action: %v", err)
+	}
+	// No package where an action has the name.
+	if _, err := c.GetPackage(ctx, "clash"); whisk.StatusOf(err) != http.StatusConflict {
+		t.Errorf("package named as an action: %v", err)
 	}
 	inv, err := c.Invoke(ctx, "old/echo", map[string]any{"x": 1}, whisk.InvokeOptions{Blocking: true, Result: true})
 	if err != nil {

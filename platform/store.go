@@ -109,12 +109,14 @@ func walkJSON(dir string, f func(path string) error) error {
 }
 
 // adoptOrphans gives the actions of data written before packages existed
-// the packages their names speak of, so that they stay reachable.
+// the packages their names speak of, so that they stay reachable; not
+// where an action has the package's name, which the namespace's names
+// cannot hold twice.
 func (s *store) adoptOrphans() error {
 	now := time.Now().UnixMilli()
 	for _, a := range s.actions {
 		root, pkg, ok := strings.Cut(a.Namespace, "/")
-		if !ok || s.packages[a.Namespace] != nil {
+		if !ok || s.packages[a.Namespace] != nil || s.actions[a.Namespace] != nil {
 			continue
 		}
 		p := &whisk.Package{Namespace: root, Name: pkg, Version: "0.0.1",
