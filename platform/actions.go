@@ -2,103 +2,16 @@ package platform
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"regexp"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wskx/wskx/whisk"
 )
-
-// OpenWhisk's default action limits and their bounds.
-const (
-	defaultTimeout = 60000
-	minTimeout     = 100
-	maxTimeout     = 300000
-	defaultMemory  = 256
-	minMemory      = 128
-	maxMemory      = 512
-	defaultLogs    = 10
-	maxLogs        = 10
-	maxConcurrency = 1
-	maxPayload     = 1 << 20 // activation payload and parameters
-	maxCode        = 48 << 20
-	maxListLimit   = 200
-	defaultList    = 30
-)
-
-// OpenWhisk's messages for sequences.
-const (
-	msgSequenceTooLong     = "Too many actions in the sequence."
-	msgSequenceNoComponent = "No component specified for the sequence."
-	msgSequenceCyclic      = "Sequence may not refer to itself."
-	msgSequenceNotFound    = "Sequence component does not exist."
-)
-
-var entityNameRE = regexp.MustCompile(`^([\w]|[\w][\w@ .-]*[\w@.-]+)$`)
-
-// maxNameLength is OpenWhisk's EntityName.ENTITY_NAME_MAX_LENGTH, for
-// every segment of a path: namespace, package, action.
-const maxNameLength = 256
-
-// validName reports whether s is a valid entity name segment.
-func validName(s string) bool { return len(s) <= maxNameLength && entityNameRE.MatchString(s) }
-
-// nameTooLong is OpenWhisk's Messages.entityNameTooLong for a path segment
-// of n characters; field is "Namespace" or OpenWhisk's (misspelt) "Name
-// segement" (WhiskCollectionAPI.entityname, BasicRasService.namespace).
-func nameTooLong(field string, n int) string {
-	return fmt.Sprintf("%s longer than allowed: %d > %d.", field, n, maxNameLength)
-}
-
-// fqn is a resolved fully qualified action name.
-type fqn struct {
-	ns   string
-	name string // "[pkg/]name"
-}
-
-func (f fqn) String() string { return f.ns + "/" + f.name } // as OpenWhisk prints it
-func (f fqn) path() string   { return "/" + f.ns + "/" + f.name }
-
-// resolveName resolves an action name as OpenWhisk does: "/ns/name",
-// "/ns/pkg/name" are absolute, "name" and "pkg/name" belong to the caller's
-// namespace, and a namespace "_" is the caller's.
-func resolveName(s, callerNS string) (fqn, bool) {
-	abs := strings.HasPrefix(s, "/")
-	parts := strings.Split(strings.TrimPrefix(s, "/"), "/")
-	if len(parts) < 1 || len(parts) > 3 {
-		return fqn{}, false
-	}
-	for _, p := range parts {
-		if p == "" {
-			return fqn{}, false
-		}
-	}
-	var f fqn
-	switch {
-	case abs && len(parts) >= 2:
-		f = fqn{ns: parts[0], name: strings.Join(parts[1:], "/")}
-	case !abs && len(parts) <= 2:
-		f = fqn{ns: callerNS, name: strings.Join(parts, "/")}
-	default:
-		return fqn{}, false
-	}
-	if f.ns == "_" {
-		f.ns = callerNS
-	}
-	for _, p := range strings.Split(f.name, "/") {
-		if !validName(p) {
-			return fqn{}, false
-		}
-	}
-	return f, true
-}
-
-// badRequest is a validation failure answered with 400 and its message.
-type badRequest string
-
-func (e badRequest) Error() string { return string(e) }
 
 // actionBody is what a PUT may set.
 type actionBody struct {
@@ -111,173 +24,11 @@ type actionBody struct {
 	DelAnnotations []string `json:"delAnnotations"`
 }
 
-// limitsBody tells absent limits from zero ones.
-type limitsBody struct {
-	Timeout     *json.Number `json:"timeout"`
-	Memory      *json.Number `json:"memory"`
-	Logs        *json.Number `json:"logs"`
-	Concurrency *json.Number `json:"concurrency"`
-}
-
-func wholeNumber(n *json.Number, what string) (int, error) {
-	v, err := strconv.ParseInt(n.String(), 10, 64)
-	if err != nil {
-		return 0, badRequest(what + " limit must be whole number")
-	}
-	return int(v), nil
-}
-
-// applyLimits validates the limits given in b over base.
-func applyLimits(base whisk.Limits, b *limitsBody) (whisk.Limits, error) {
-	l := base
-	if b == nil {
-		return l, nil
-	}
-	if b.Timeout != nil {
-		v, err := wholeNumber(b.Timeout, "time")
-		if err != nil {
-			return l, err
-		}
-		if v < minTimeout {
-			return l, badRequest(fmt.Sprintf("timeout %d milliseconds below allowed threshold of %d milliseconds", v, minTimeout))
-		}
-		if v > maxTimeout {
-			return l, badRequest(fmt.Sprintf("timeout %d milliseconds exceeds allowed threshold of %d milliseconds", v, maxTimeout))
-		}
-		l.Timeout = v
-	}
-	if b.Memory != nil {
-		v, err := wholeNumber(b.Memory, "memory")
-		if err != nil {
-			return l, err
-		}
-		if v < minMemory {
-			return l, badRequest(fmt.Sprintf("memory %d MB below allowed threshold of %d MB", v, minMemory))
-		}
-		if v > maxMemory {
-			return l, badRequest(fmt.Sprintf("memory %d MB exceeds allowed threshold of %d MB", v, maxMemory))
-		}
-		l.Memory = v
-	}
-	if b.Logs != nil {
-		v, err := wholeNumber(b.Logs, "log")
-		if err != nil {
-			return l, err
-		}
-		if v < 0 {
-			return l, badRequest(fmt.Sprintf("log size %d MB below allowed threshold of 0 B", v))
-		}
-		if v > maxLogs {
-			return l, badRequest(fmt.Sprintf("log size %d MB exceeds allowed threshold of %d MB", v, maxLogs))
-		}
-		l.Logs = v
-	}
-	if b.Concurrency != nil {
-		v, err := wholeNumber(b.Concurrency, "concurrency")
-		if err != nil {
-			return l, err
-		}
-		if v < 1 {
-			return l, badRequest(fmt.Sprintf("concurrency %d below allowed threshold of 1", v))
-		}
-		if v > maxConcurrency {
-			return l, badRequest(fmt.Sprintf("concurrency %d exceeds allowed threshold of %d", v, maxConcurrency))
-		}
-		l.Concurrency = v
-	}
-	return l, nil
-}
-
-// runtimes are the kinds this platform runs, named as OpenWhisk's runtime
-// manifest (ansible/files/runtimes.json) names them, with python:3, the
-// kind of the deployments before it; a family's default is what
-// "FAMILY:default" resolves to (ExecManifest.resolveDefaultRuntime).
-// Each family runs on the machine's interpreter, whatever its version.
-var runtimes = []struct {
-	kind    string
-	isDeflt bool
-}{{"nodejs:18", false}, {"nodejs:20", true}, {"python:3", false}, {"python:3.10", true}, {"python:3.11", false}}
-
-// resolveKind is the kind OpenWhisk stores for k: trimmed, lower case,
-// with a family's default resolved; false for a kind it does not run.
-func resolveKind(k string) (string, bool) {
-	k = strings.ToLower(strings.TrimSpace(k))
-	if k == "sequence" || k == "blackbox" {
-		return k, true
-	}
-	family, version, _ := strings.Cut(k, ":")
-	for _, r := range runtimes {
-		if r.kind == k || version == "default" && r.isDeflt && strings.HasPrefix(r.kind, family+":") {
-			return r.kind, true
-		}
-	}
-	return k, false
-}
-
-// invalidRuntime is OpenWhisk's Messages.invalidRuntimeError.
-func invalidRuntime(kind string) string {
-	valid := []string{"blackbox", "sequence"}
-	for _, r := range runtimes {
-		valid = append(valid, r.kind)
-	}
-	slices.Sort(valid)
-	return fmt.Sprintf("The specified runtime '%s' is not supported by this platform. Valid values are: '%s'.", kind, strings.Join(valid, "', '"))
-}
-
-// base64Code is OpenWhisk's Exec.isBinaryCode: code that is base64 (a
-// zip, for every runtime that takes one) is binary. Clients never say so.
-var base64Code = regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$`)
-
-func isBinaryCode(code string) bool {
-	t := strings.TrimSpace(code)
-	return len(t) > 0 && len(t)%4 == 0 && base64Code.MatchString(t)
-}
-
-// checkExec validates an exec as OpenWhisk reads one (Exec.scala): the
-// kind resolved, binary decided from the code, sequence components fully
-// qualified in the caller's namespace.
-func checkExec(e *whisk.Exec, ns string) error {
-	if e.Kind == "" {
-		return badRequest("exec malformed: kind undefined")
-	}
-	if len(e.Code) > maxCode {
-		return badRequest(fmt.Sprintf("exec larger than allowed: %d > %d bytes.", len(e.Code), maxCode))
-	}
-	kind, ok := resolveKind(e.Kind)
-	if !ok {
-		return badRequest(invalidRuntime(kind))
-	}
-	e.Kind = kind
-	switch kind {
-	case "sequence":
-		e.Code, e.Image, e.Binary, e.Main = "", "", false, ""
-		for i, c := range e.Components {
-			f, ok := resolveName(c, ns)
-			if !ok {
-				return badRequest(fmt.Sprintf("sequence component name %q is malformed", c))
-			}
-			e.Components[i] = f.path()
-		}
-	case "blackbox":
-		if e.Image == "" {
-			return badRequest("'image' must be a string defined in 'exec' for 'blackbox' actions")
-		}
-		if strings.TrimSpace(e.Code) == "" {
-			e.Code = ""
-		}
-		e.Binary = isBinaryCode(e.Code)
-	default:
-		// Empty code is accepted; the runtime refuses it at /init.
-		e.Image, e.Components = "", nil
-		e.Binary = isBinaryCode(e.Code)
-	}
-	return nil
-}
-
 // checkSequence applies OpenWhisk's create-time checks to a sequence named
 // self: components exist, no cycle, at most n atomic actions once nested
-// sequences are inlined.
-func (p *Platform) checkSequence(self fqn, components []string, ns string) error {
+// sequences are inlined (Actions.scala checkSequenceActionLimits). A
+// component in a binding counts as the action it reaches.
+func (p *Platform) checkSequence(self fqn, components []string, caller string) error {
 	n := p.cfg.LengthLimit
 	if len(components) == 0 {
 		return badRequest(msgSequenceNoComponent)
@@ -292,15 +43,22 @@ func (p *Platform) checkSequence(self fqn, components []string, ns string) error
 			return badRequest(msgSequenceTooLong)
 		}
 		for _, c := range comps {
-			f, ok := resolveName(c, ns)
+			f, ok := resolveName(c, caller)
 			if !ok {
 				return badRequest(msgSequenceNotFound)
+			}
+			if pkg, name, inPackage := f.split(); inPackage {
+				holder, _, e := p.resolveBinding(f.ns, pkg)
+				if e != nil {
+					return badRequest(msgSequenceNotFound)
+				}
+				f = fqn{holder.Namespace, holder.Name + "/" + name}
 			}
 			if f == self {
 				return badRequest(msgSequenceCyclic)
 			}
 			a, ok := p.store.getAction(f.ns, f.name)
-			if !ok || f.ns != ns {
+			if !ok {
 				return badRequest(msgSequenceNotFound)
 			}
 			if a.Exec != nil && a.Exec.Kind == "sequence" {
@@ -319,10 +77,14 @@ func (p *Platform) checkSequence(self fqn, components []string, ns string) error
 	return walk(components, 0)
 }
 
-// buildAction validates a PUT body for name in ns and returns the action
+// buildAction validates a PUT body for the action f and returns the action
 // to store; old is the existing action when overwriting.
-func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action) (*whisk.Action, error) {
-	a := &whisk.Action{Namespace: ns, Name: name, Version: "0.0.1",
+func (p *Platform) buildAction(f fqn, b *actionBody, old *whisk.Action) (*whisk.Action, error) {
+	ns := f.ns
+	if pkg, _, inPackage := f.split(); inPackage {
+		ns += "/" + pkg
+	}
+	a := &whisk.Action{Namespace: ns, Name: lastSegment(f.name), Version: "0.0.1",
 		Limits: &whisk.Limits{Timeout: defaultTimeout, Memory: defaultMemory, Logs: defaultLogs, Concurrency: 1}}
 	if old != nil {
 		cp := *old
@@ -334,8 +96,13 @@ func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action
 	if b.Exec != nil {
 		e := *b.Exec
 		e.Components = append([]string(nil), e.Components...)
-		if err := checkExec(&e, ns); err != nil {
+		if err := checkExec(&e, f.ns); err != nil {
 			return nil, err
+		}
+		if e.Kind == "sequence" {
+			if err := p.componentsRight(f.ns, e.Components); err != nil {
+				return nil, err
+			}
 		}
 		a.Exec = &e
 	}
@@ -343,7 +110,7 @@ func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action
 		return nil, badRequest("exec undefined")
 	}
 	if a.Exec.Kind == "sequence" {
-		if err := p.checkSequence(fqn{ns, name}, a.Exec.Components, ns); err != nil {
+		if err := p.checkSequence(f, a.Exec.Components, f.ns); err != nil {
 			return nil, err
 		}
 	}
@@ -381,49 +148,326 @@ func (p *Platform) buildAction(ns, name string, b *actionBody, old *whisk.Action
 	if old == nil && a.Annotations.Get("provide-api-key") == nil {
 		a.Annotations = append(whisk.KeyValues(nil), a.Annotations...).Set("provide-api-key", false)
 	}
-	if a.Annotations == nil {
-		a.Annotations = whisk.KeyValues{}
-	}
+	// Every create and update sets the exec annotation to the kind, for
+	// clients that read kinds from lists (WhiskActionsApi.amendAnnotations).
+	a.Annotations = append(whisk.KeyValues{}, a.Annotations...).Set("exec", a.Exec.Kind)
 	if a.Parameters == nil {
 		a.Parameters = whisk.KeyValues{}
 	}
 	return a, nil
 }
 
-func paramsSize(kv whisk.KeyValues) int {
-	b, _ := json.Marshal(kv)
-	return len(b)
+// actionName validates the {name...} path, "name" or "pkg/name", and
+// resolves it in the path's namespace.
+func actionName(r *http.Request) (fqn, *apiError) {
+	name := r.PathValue("name")
+	parts := strings.Split(name, "/")
+	for _, s := range parts {
+		if len(s) > maxNameLength {
+			return fqn{}, &apiError{http.StatusBadRequest, nameTooLong("Name segement", len(s))}
+		}
+	}
+	if len(parts) > 2 {
+		return fqn{}, &apiError{http.StatusBadRequest, msgNameIllegal}
+	}
+	for _, s := range parts {
+		if !validName(s) {
+			return fqn{}, &apiError{http.StatusBadRequest, msgNameIllegal}
+		}
+	}
+	return fqn{nsOf(r), name}, nil
 }
 
-func bumpVersion(v string) string {
-	parts := strings.Split(v, ".")
-	if len(parts) != 3 {
-		return "0.0.1"
+// listed is an action as a list shows it: its exec's kind and binary only.
+func listed(actions []*whisk.Action) []whisk.Action {
+	out := []whisk.Action{}
+	for _, a := range actions {
+		cp := *a
+		cp.Exec = &whisk.Exec{Kind: a.Exec.Kind, Binary: a.Exec.Binary}
+		out = append(out, cp)
 	}
-	n, err := strconv.Atoi(parts[2])
-	if err != nil {
-		return "0.0.1"
-	}
-	return parts[0] + "." + parts[1] + "." + strconv.Itoa(n+1)
+	return out
 }
 
-// isTruthy is OpenWhisk's truthiness of an annotation value.
-func isTruthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case float64:
-		return x != 0
-	case json.Number:
-		f, err := x.Float64()
-		return err == nil && f != 0
-	case int:
-		return x != 0
-	case string:
-		return x != ""
-	default:
-		return true
+// writeList answers a list request of collection: the page asked for, or
+// with count=true its size (RestApiCommons countEntities).
+func writeList(w http.ResponseWriter, r *http.Request, collection string, all []*whisk.Action) {
+	limit, skip, count, msg := listParams(r, collection)
+	if msg != "" {
+		writeError(w, r, http.StatusBadRequest, msg)
+		return
+	}
+	if count {
+		writeJSONResponse(w, http.StatusOK, map[string]int{collection: max(len(all)-skip, 0)})
+		return
+	}
+	writeJSONResponse(w, http.StatusOK, listed(page(all, limit, skip)))
+}
+
+// listActions lists a namespace's actions, those in its packages too.
+func (p *Platform) listActions(w http.ResponseWriter, r *http.Request) {
+	writeList(w, r, "actions", p.store.listActions(nsOf(r)))
+}
+
+// listPackageActions answers GET .../actions/pkg/: the actions of a
+// package the caller may read, or of the package a binding refers to
+// (Actions.scala listPackageActions).
+func (p *Platform) listPackageActions(w http.ResponseWriter, r *http.Request, pkg string) {
+	ns := nsOf(r)
+	if e := p.actionRight(userOf(r).Namespace, fqn{ns, pkg + "/x"}); e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	holder, _, e := p.resolveBinding(ns, pkg)
+	if e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	writeList(w, r, "actions", p.store.packageActions(holder.Namespace, holder.Name))
+}
+
+// writableAction checks the caller may create, update or delete the
+// action f: in its own namespace, and in a package, not a binding
+// (Actions.scala innerRoutes).
+func (p *Platform) writableAction(caller string, f fqn) *apiError {
+	if f.ns != caller {
+		return notAuthorized(f.String())
+	}
+	pkgName, _, inPackage := f.split()
+	if !inPackage {
+		return nil
+	}
+	pkg, ok := p.store.getPackage(f.ns, pkgName)
+	switch {
+	case !ok:
+		if _, isAction := p.store.getAction(f.ns, pkgName); isAction {
+			return errConformance
+		}
+		return errNotFound
+	case pkg.Binding != nil:
+		return &apiError{http.StatusBadRequest, msgNotAllowedOnBinding}
+	}
+	return nil
+}
+
+func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
+	f, e := actionName(r)
+	if e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	if e := p.writableAction(userOf(r).Namespace, f); e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	body, ok := readBody(w, r, maxCode+maxPayload+(1<<20))
+	if !ok {
+		return
+	}
+	var b actionBody
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	if err := dec.Decode(&b); err != nil {
+		writeError(w, r, http.StatusBadRequest, msgMalformedBody+" "+err.Error())
+		return
+	}
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	// The package may have gone while the body was read.
+	if e := p.writableAction(userOf(r).Namespace, f); e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	old, exists := p.store.getAction(f.ns, f.name)
+	if !exists {
+		if _, isPackage := p.store.getPackage(f.ns, f.name); isPackage {
+			writeAPIError(w, r, errConformance)
+			return
+		}
+		old = nil
+	}
+	if exists && r.URL.Query().Get("overwrite") != "true" {
+		writeError(w, r, http.StatusConflict, msgExists)
+		return
+	}
+	a, err := p.buildAction(f, &b, old)
+	var br badRequest
+	var ae *apiError
+	switch {
+	case errors.As(err, &br):
+		writeError(w, r, http.StatusBadRequest, br.Error())
+		return
+	case errors.As(err, &ae):
+		writeAPIError(w, r, ae)
+		return
+	case err != nil:
+		writeError(w, r, http.StatusInternalServerError, err.Error())
+		return
+	}
+	a.Updated = time.Now().UnixMilli()
+	if err := p.store.putAction(a); err != nil {
+		p.log.Error("put action", "err", err)
+		writeError(w, r, http.StatusInternalServerError, msgServerError)
+		return
+	}
+	writeJSONResponse(w, http.StatusOK, a)
+}
+
+// readableAction finds the action the path names for reading or invoking:
+// the caller's own, or one in a package it may read; through a binding,
+// the bound package's action with the parameters merged (Actions.scala
+// fetch, activate).
+func (p *Platform) readableAction(w http.ResponseWriter, r *http.Request) (*resolved, bool) {
+	f, e := actionName(r)
+	if e == nil {
+		e = p.actionRight(userOf(r).Namespace, f)
+	}
+	var res *resolved
+	if e == nil {
+		res, e = p.resolveAction(f)
+	}
+	if e != nil {
+		writeAPIError(w, r, e)
+		return nil, false
+	}
+	return res, true
+}
+
+// getAction answers an action; a path of a package's name and a slash
+// (or none) lists the package's actions (or the namespace's).
+func (p *Platform) getAction(w http.ResponseWriter, r *http.Request) {
+	switch name := r.PathValue("name"); {
+	case name == "":
+		if ns := nsOf(r); ns != userOf(r).Namespace {
+			writeAPIError(w, r, notAuthorized(ns))
+			return
+		}
+		p.listActions(w, r)
+		return
+	case strings.HasSuffix(name, "/") && validName(strings.TrimSuffix(name, "/")):
+		p.listPackageActions(w, r, strings.TrimSuffix(name, "/"))
+		return
+	}
+	res, ok := p.readableAction(w, r)
+	if !ok {
+		return
+	}
+	cp := *res.action
+	if r.URL.Query().Get("code") == "false" {
+		e := *cp.Exec
+		e.Code = ""
+		cp.Exec = &e
+	}
+	writeJSONResponse(w, http.StatusOK, cp)
+}
+
+func (p *Platform) deleteAction(w http.ResponseWriter, r *http.Request) {
+	f, e := actionName(r)
+	if e == nil {
+		e = p.writableAction(userOf(r).Namespace, f)
+	}
+	if e != nil {
+		writeAPIError(w, r, e)
+		return
+	}
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	a, ok := p.store.getAction(f.ns, f.name)
+	if !ok {
+		if _, isPackage := p.store.getPackage(f.ns, f.name); isPackage {
+			writeAPIError(w, r, errConformance)
+		} else {
+			writeAPIError(w, r, errNotFound)
+		}
+		return
+	}
+	if err := p.store.deleteAction(a); err != nil {
+		p.log.Error("delete action", "err", err)
+		writeError(w, r, http.StatusInternalServerError, msgServerError)
+		return
+	}
+	writeJSONResponse(w, http.StatusOK, a)
+}
+
+// invoke starts an activation; a blocking call waits for its record.
+func (p *Platform) invoke(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	blocking := q.Get("blocking") == "true"
+	resultOnly := q.Get("result") == "true"
+	wait := p.cfg.BlockingWait
+	if v := q.Get("timeout"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms <= 0 || ms > 60000 {
+			writeError(w, r, http.StatusBadRequest, msgBadTimeout)
+			return
+		}
+		wait = min(wait, time.Duration(ms)*time.Millisecond)
+	}
+	res, ok := p.readableAction(w, r)
+	if !ok {
+		return
+	}
+	u := userOf(r)
+	if a := res.action; a.Exec.Kind == "sequence" {
+		if e := p.componentsRight(u.Namespace, a.Exec.Components); e != nil {
+			writeAPIError(w, r, e)
+			return
+		}
+	}
+	body, ok := readBody(w, r, maxPayload)
+	if !ok {
+		return
+	}
+	var payload object
+	if len(strings.TrimSpace(string(body))) > 0 {
+		var ok bool
+		if payload, ok = asObject(body); !ok {
+			writeError(w, r, http.StatusBadRequest, msgMalformedBody)
+			return
+		}
+	}
+	release, msg := p.acquire(u.Namespace, res.name.String())
+	if msg != "" {
+		writeError(w, r, http.StatusTooManyRequests, msg)
+		return
+	}
+	req := runReq{id: newID(), user: u, txid: txid(r), action: res.action, name: res.name, binding: res.binding,
+		payload: payload, requested: time.Now(), finished: release}
+	done := make(chan *runResult, 1)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer release()
+		done <- p.run(p.ctx, req)
+	}()
+	w.Header().Set(whisk.ActivationIDHeader, req.id)
+	accepted := map[string]string{"activationId": req.id}
+	if !blocking {
+		writeJSONResponse(w, http.StatusAccepted, accepted)
+		return
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		if res == nil {
+			writeError(w, r, http.StatusServiceUnavailable, "The platform is shutting down.")
+			return
+		}
+		status := http.StatusOK
+		switch res.rec.Response.Code() {
+		case 1, 2:
+			status = http.StatusBadGateway
+		case 3:
+			status = http.StatusInternalServerError
+		}
+		if resultOnly {
+			writeJSONResponse(w, status, res.rec.Response.Result)
+			return
+		}
+		writeJSONResponse(w, status, fullRecord(res.rec))
+	case <-timer.C:
+		writeJSONResponse(w, http.StatusAccepted, accepted)
+	case <-r.Context().Done():
 	}
 }

@@ -4,77 +4,97 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/wskx/wskx/internal/jsonmux"
-	"github.com/wskx/wskx/whisk"
 )
 
 // OpenWhisk's messages for the API.
 const (
 	msgNotFound      = "The requested resource does not exist."
 	msgUnauthorized  = "The supplied authentication is invalid."
-	msgForbidden     = "The supplied authentication is not authorized to access this resource."
 	msgExists        = "resource already exists"
 	msgBadTimeout    = "Timeout must be number of milliseconds up to 60000."
 	msgActivationID  = "The activation id is not valid."
 	msgMalformedBody = "The request content was malformed."
 	msgNameIllegal   = "The name of the entity contains illegal characters."
 	msgNSIllegal     = "The namespace contains illegal characters."
+	msgConformance   = "Resource by this name exists but is not in this collection."
+	msgServerError   = "There was an error processing your request."
 )
-
-var activationIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 type ctxKey int
 
 const (
 	userKey ctxKey = iota
 	txKey
+	nsKey
 )
 
 // msgMethodNotAllowed is akka-http's text for a method a path does not take.
 const msgMethodNotAllowed = "HTTP method not allowed, supported methods: "
 
+// audience says who may use a route: anyone, a key for its own
+// namespace, or a key for any namespace, the handler deciding what
+// another namespace may see (OpenWhisk's entitlement, see entitle.go).
+type audience int
+
+const (
+	public audience = iota
+	ownNS
+	anyNS
+)
+
 func (p *Platform) routes() http.Handler {
 	routes := []struct {
 		method, pattern string
+		who             audience
 		h               http.HandlerFunc
 	}{
-		{"GET", "/api/v1/namespaces", p.listNamespaces},
-		{"GET", "/api/v1/namespaces/{ns}/actions", p.listActions},
-		{"PUT", "/api/v1/namespaces/{ns}/actions/{name...}", p.putAction},
-		{"GET", "/api/v1/namespaces/{ns}/actions/{name...}", p.getAction},
-		{"DELETE", "/api/v1/namespaces/{ns}/actions/{name...}", p.deleteAction},
-		{"POST", "/api/v1/namespaces/{ns}/actions/{name...}", p.invoke},
-		{"GET", "/api/v1/namespaces/{ns}/activations", p.listActivations},
-		{"GET", "/api/v1/namespaces/{ns}/activations/{id}", p.getActivation},
-		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/result", p.activationResult},
-		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/logs", p.activationLogs},
-		{"GET", "/api/v1/namespaces/{ns}/triggers", p.listTriggers},
-		{"GET", "/api/v1/namespaces/{ns}/triggers/{$}", p.listTriggers},
-		{"PUT", "/api/v1/namespaces/{ns}/triggers/{name}", p.putTrigger},
-		{"GET", "/api/v1/namespaces/{ns}/triggers/{name}", p.getTrigger},
-		{"DELETE", "/api/v1/namespaces/{ns}/triggers/{name}", p.deleteTrigger},
-		{"POST", "/api/v1/namespaces/{ns}/triggers/{name}", p.fireTrigger},
-		{"GET", "/api/v1/namespaces/{ns}/rules", p.listRules},
-		{"GET", "/api/v1/namespaces/{ns}/rules/{$}", p.listRules},
-		{"PUT", "/api/v1/namespaces/{ns}/rules/{name}", p.putRule},
-		{"GET", "/api/v1/namespaces/{ns}/rules/{name}", p.getRule},
-		{"DELETE", "/api/v1/namespaces/{ns}/rules/{name}", p.deleteRule},
-		{"POST", "/api/v1/namespaces/{ns}/rules/{name}", p.setRuleState},
+		{"GET", "/{$}", public, p.controllerInfo},
+		{"GET", "/api/v1", public, p.apiInfo},
+		{"GET", "/api/v1/{$}", public, p.apiInfo},
+		{"GET", "/api/v1/namespaces", ownNS, p.listNamespaces},
+		{"GET", "/api/v1/namespaces/{ns}/actions", ownNS, p.listActions},
+		{"PUT", "/api/v1/namespaces/{ns}/actions/{name...}", anyNS, p.putAction},
+		{"GET", "/api/v1/namespaces/{ns}/actions/{name...}", anyNS, p.getAction},
+		{"DELETE", "/api/v1/namespaces/{ns}/actions/{name...}", anyNS, p.deleteAction},
+		{"POST", "/api/v1/namespaces/{ns}/actions/{name...}", anyNS, p.invoke},
+		{"GET", "/api/v1/namespaces/{ns}/packages", anyNS, p.listPackages},
+		{"GET", "/api/v1/namespaces/{ns}/packages/{$}", anyNS, p.listPackages},
+		{"PUT", "/api/v1/namespaces/{ns}/packages/{name}", anyNS, p.putPackage},
+		{"GET", "/api/v1/namespaces/{ns}/packages/{name}", anyNS, p.getPackage},
+		{"DELETE", "/api/v1/namespaces/{ns}/packages/{name}", anyNS, p.deletePackage},
+		{"GET", "/api/v1/namespaces/{ns}/activations", ownNS, p.listActivations},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}", ownNS, p.getActivation},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/result", ownNS, p.activationResult},
+		{"GET", "/api/v1/namespaces/{ns}/activations/{id}/logs", ownNS, p.activationLogs},
+		{"GET", "/api/v1/namespaces/{ns}/triggers", ownNS, p.listTriggers},
+		{"GET", "/api/v1/namespaces/{ns}/triggers/{$}", ownNS, p.listTriggers},
+		{"PUT", "/api/v1/namespaces/{ns}/triggers/{name}", ownNS, p.putTrigger},
+		{"GET", "/api/v1/namespaces/{ns}/triggers/{name}", ownNS, p.getTrigger},
+		{"DELETE", "/api/v1/namespaces/{ns}/triggers/{name}", ownNS, p.deleteTrigger},
+		{"POST", "/api/v1/namespaces/{ns}/triggers/{name}", ownNS, p.fireTrigger},
+		{"GET", "/api/v1/namespaces/{ns}/rules", ownNS, p.listRules},
+		{"GET", "/api/v1/namespaces/{ns}/rules/{$}", ownNS, p.listRules},
+		{"PUT", "/api/v1/namespaces/{ns}/rules/{name}", ownNS, p.putRule},
+		{"GET", "/api/v1/namespaces/{ns}/rules/{name}", ownNS, p.getRule},
+		{"DELETE", "/api/v1/namespaces/{ns}/rules/{name}", ownNS, p.deleteRule},
+		{"POST", "/api/v1/namespaces/{ns}/rules/{name}", ownNS, p.setRuleState},
 	}
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	var order []string
 	for _, rt := range routes {
-		mux.HandleFunc(rt.method+" "+rt.pattern, p.auth(rt.h))
+		h := rt.h
+		if rt.who != public {
+			h = p.auth(h, rt.who == anyNS)
+		}
+		mux.HandleFunc(rt.method+" "+rt.pattern, h)
 		if allowed[rt.pattern] == nil {
 			order = append(order, rt.pattern)
 		}
@@ -152,6 +172,9 @@ func txid(r *http.Request) string {
 
 func userOf(r *http.Request) User { return r.Context().Value(userKey).(User) }
 
+// nsOf is the namespace the path names, "_" resolved to the caller's.
+func nsOf(r *http.Request) string { return r.Context().Value(nsKey).(string) }
+
 func writeJSONResponse(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -167,8 +190,10 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) 
 }
 
 // auth checks the basic-auth key and the namespace in the path ("_" is the
-// caller's own), then calls h.
-func (p *Platform) auth(h http.HandlerFunc) http.HandlerFunc {
+// caller's own), then calls h. Without foreign, a namespace other than the
+// caller's is refused here as OpenWhisk's entitlement refuses it
+// (Collection.implicitRights): 403 naming the resource.
+func (p *Platform) auth(h http.HandlerFunc, foreign bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), txKey, newID()))
 		id, secret, ok := r.BasicAuth()
@@ -187,11 +212,19 @@ func (p *Platform) auth(h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, r, http.StatusBadRequest, msgNSIllegal)
 			return
 		}
-		if ns != "" && ns != "_" && ns != u.Namespace {
-			writeError(w, r, http.StatusForbidden, msgForbidden)
+		if ns == "" || ns == "_" {
+			ns = u.Namespace
+		}
+		if !foreign && ns != u.Namespace {
+			resource := ns
+			if e := r.PathValue("id"); e != "" {
+				resource += "/" + e
+			}
+			writeAPIError(w, r, notAuthorized(resource))
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), userKey, u))
+		ctx := context.WithValue(r.Context(), userKey, u)
+		r = r.WithContext(context.WithValue(ctx, nsKey, ns))
 		h(w, r)
 	}
 }
@@ -204,41 +237,19 @@ func secretMatches(key, secret string) bool {
 	return ok && subtle.ConstantTimeCompare([]byte(want), []byte(secret)) == 1
 }
 
-func (p *Platform) listNamespaces(w http.ResponseWriter, r *http.Request) {
-	writeJSONResponse(w, http.StatusOK, []string{userOf(r).Namespace})
-}
-
-// actionName validates the {name...} path, "name" or "pkg/name"; msg says
-// what is wrong with it otherwise.
-func actionName(r *http.Request) (name, msg string) {
-	name = r.PathValue("name")
-	parts := strings.Split(name, "/")
-	for _, s := range parts {
-		if len(s) > maxNameLength {
-			return "", nameTooLong("Name segement", len(s))
-		}
-	}
-	if len(parts) > 2 {
-		return "", msgNameIllegal
-	}
-	for _, s := range parts {
-		if !validName(s) {
-			return "", msgNameIllegal
-		}
-	}
-	return name, ""
-}
-
-func listParams(r *http.Request, collection string) (limit, skip int, msg string) {
+// listParams reads a list's limit, skip and count (RestApiCommons ListLimit
+// and ListSkip, with their messages).
+func listParams(r *http.Request, collection string) (limit, skip int, count bool, msg string) {
 	limit, skip = defaultList, 0
 	q := r.URL.Query()
+	count = q.Get("count") == "true"
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return 0, 0, fmt.Sprintf("The value '%s' is not an integer for %s.", v, collection)
+			return 0, 0, false, fmt.Sprintf("The value '%s' is not an integer for %s.", v, collection)
 		}
 		if n < 0 || n > maxListLimit {
-			return 0, 0, fmt.Sprintf("The value '%d' is not in the range of 0 to %d for %s.", n, maxListLimit, collection)
+			return 0, 0, false, fmt.Sprintf("The value '%d' is not in the range of 0 to %d for %s.", n, maxListLimit, collection)
 		}
 		limit = n
 		if n == 0 {
@@ -248,14 +259,14 @@ func listParams(r *http.Request, collection string) (limit, skip int, msg string
 	if v := q.Get("skip"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return 0, 0, fmt.Sprintf("The value '%s' is not an integer for %s.", v, collection)
+			return 0, 0, false, fmt.Sprintf("The value '%s' is not an integer for %s.", v, collection)
 		}
 		if n < 0 {
-			return 0, 0, fmt.Sprintf("The value '%d' is not greater than or equal to 0 for %s.", n, collection)
+			return 0, 0, false, fmt.Sprintf("The value '%d' is not greater than or equal to 0 for %s.", n, collection)
 		}
 		skip = n
 	}
-	return limit, skip, ""
+	return limit, skip, count, ""
 }
 
 func page[T any](all []T, limit, skip int) []T {
@@ -267,301 +278,4 @@ func page[T any](all []T, limit, skip int) []T {
 		all = all[:limit]
 	}
 	return all
-}
-
-func (p *Platform) listActions(w http.ResponseWriter, r *http.Request) {
-	limit, skip, msg := listParams(r, "actions")
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, msg)
-		return
-	}
-	out := []whisk.Action{}
-	for _, a := range page(p.store.listActions(userOf(r).Namespace), limit, skip) {
-		cp := *a
-		cp.Exec = &whisk.Exec{Kind: a.Exec.Kind, Binary: a.Exec.Binary}
-		out = append(out, cp)
-	}
-	writeJSONResponse(w, http.StatusOK, out)
-}
-
-func (p *Platform) putAction(w http.ResponseWriter, r *http.Request) {
-	name, msg := actionName(r)
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, msg)
-		return
-	}
-	ns := userOf(r).Namespace
-	body, ok := readBody(w, r, maxCode+maxPayload+(1<<20))
-	if !ok {
-		return
-	}
-	var b actionBody
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&b); err != nil {
-		writeError(w, r, http.StatusBadRequest, msgMalformedBody+" "+err.Error())
-		return
-	}
-	overwrite := r.URL.Query().Get("overwrite") == "true"
-	old, exists := p.store.getAction(ns, name)
-	if exists && !overwrite {
-		writeError(w, r, http.StatusConflict, msgExists)
-		return
-	}
-	if !exists {
-		old = nil
-	}
-	a, err := p.buildAction(ns, name, &b, old)
-	var br badRequest
-	if errors.As(err, &br) {
-		writeError(w, r, http.StatusBadRequest, br.Error())
-		return
-	} else if err != nil {
-		writeError(w, r, http.StatusInternalServerError, err.Error())
-		return
-	}
-	a.Updated = time.Now().UnixMilli()
-	if err := p.store.putAction(a); err != nil {
-		p.log.Error("put action", "err", err)
-		writeError(w, r, http.StatusInternalServerError, "There was an error processing your request.")
-		return
-	}
-	writeJSONResponse(w, http.StatusOK, a)
-}
-
-func (p *Platform) lookupAction(w http.ResponseWriter, r *http.Request) (*whisk.Action, bool) {
-	name, msg := actionName(r)
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, msg)
-		return nil, false
-	}
-	a, ok := p.store.getAction(userOf(r).Namespace, name)
-	if !ok {
-		writeError(w, r, http.StatusNotFound, msgNotFound)
-		return nil, false
-	}
-	return a, true
-}
-
-func (p *Platform) getAction(w http.ResponseWriter, r *http.Request) {
-	a, ok := p.lookupAction(w, r)
-	if !ok {
-		return
-	}
-	cp := *a
-	if r.URL.Query().Get("code") == "false" {
-		e := *a.Exec
-		e.Code = ""
-		cp.Exec = &e
-	}
-	writeJSONResponse(w, http.StatusOK, cp)
-}
-
-func (p *Platform) deleteAction(w http.ResponseWriter, r *http.Request) {
-	a, ok := p.lookupAction(w, r)
-	if !ok {
-		return
-	}
-	if err := p.store.deleteAction(a.Namespace, a.Name); err != nil {
-		p.log.Error("delete action", "err", err)
-		writeError(w, r, http.StatusInternalServerError, "There was an error processing your request.")
-		return
-	}
-	writeJSONResponse(w, http.StatusOK, a)
-}
-
-// invoke starts an activation; a blocking call waits for its record.
-func (p *Platform) invoke(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	blocking := q.Get("blocking") == "true"
-	resultOnly := q.Get("result") == "true"
-	wait := p.cfg.BlockingWait
-	if v := q.Get("timeout"); v != "" {
-		ms, err := strconv.Atoi(v)
-		if err != nil || ms <= 0 || ms > 60000 {
-			writeError(w, r, http.StatusBadRequest, msgBadTimeout)
-			return
-		}
-		wait = min(wait, time.Duration(ms)*time.Millisecond)
-	}
-	a, ok := p.lookupAction(w, r)
-	if !ok {
-		return
-	}
-	body, ok := readBody(w, r, maxPayload)
-	if !ok {
-		return
-	}
-	var payload object
-	if len(strings.TrimSpace(string(body))) > 0 {
-		var ok bool
-		if payload, ok = asObject(body); !ok {
-			writeError(w, r, http.StatusBadRequest, msgMalformedBody)
-			return
-		}
-	}
-	u := userOf(r)
-	release, msg := p.acquire(u.Namespace, a.Namespace+"/"+a.Name)
-	if msg != "" {
-		writeError(w, r, http.StatusTooManyRequests, msg)
-		return
-	}
-	req := runReq{id: newID(), user: u, txid: txid(r), action: a, name: fqn{a.Namespace, a.Name},
-		payload: payload, requested: time.Now(), finished: release}
-	done := make(chan *runResult, 1)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		defer release()
-		done <- p.run(p.ctx, req)
-	}()
-	w.Header().Set(whisk.ActivationIDHeader, req.id)
-	accepted := map[string]string{"activationId": req.id}
-	if !blocking {
-		writeJSONResponse(w, http.StatusAccepted, accepted)
-		return
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case res := <-done:
-		if res == nil {
-			writeError(w, r, http.StatusServiceUnavailable, "The platform is shutting down.")
-			return
-		}
-		status := http.StatusOK
-		switch res.rec.Response.Code() {
-		case 1, 2:
-			status = http.StatusBadGateway
-		case 3:
-			status = http.StatusInternalServerError
-		}
-		if resultOnly {
-			writeJSONResponse(w, status, res.rec.Response.Result)
-			return
-		}
-		writeJSONResponse(w, status, fullRecord(res.rec))
-	case <-timer.C:
-		writeJSONResponse(w, http.StatusAccepted, accepted)
-	case <-r.Context().Done():
-	}
-}
-
-// fullRecord is the record as GET returns it: no statusCode.
-func fullRecord(a *whisk.Activation) *whisk.Activation {
-	cp := *a
-	cp.StatusCode = nil
-	cp.Response.StatusCode = 0
-	return &cp
-}
-
-// summary is a list entry without docs.
-func summary(a *whisk.Activation) map[string]any {
-	m := map[string]any{
-		"namespace": a.Namespace, "name": a.Name, "version": a.Version, "subject": a.Subject,
-		"activationId": a.ActivationID, "start": a.Start, "end": a.End, "duration": a.Duration,
-		"publish": a.Publish, "annotations": a.Annotations, "statusCode": a.Response.Code(),
-	}
-	if a.Cause != "" {
-		m["cause"] = a.Cause
-	}
-	return m
-}
-
-func (p *Platform) listActivations(w http.ResponseWriter, r *http.Request) {
-	limit, skip, msg := listParams(r, "activations")
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, msg)
-		return
-	}
-	q := r.URL.Query()
-	var since, upto int64
-	for _, f := range []struct {
-		key string
-		dst *int64
-	}{{"since", &since}, {"upto", &upto}} {
-		if v := q.Get(f.key); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				writeError(w, r, http.StatusBadRequest, "Parameter is not a valid value for epoch seconds: "+v)
-				return
-			}
-			*f.dst = n
-		}
-	}
-	name := q.Get("name")
-	if name != "" {
-		parts := strings.Split(name, "/")
-		bad := len(parts) > 2
-		for _, s := range parts {
-			bad = bad || !validName(s)
-		}
-		if bad {
-			writeError(w, r, http.StatusBadRequest, "Parameter may be a 'simple' name or 'package-name/simple' name: "+name)
-			return
-		}
-	}
-	ns := userOf(r).Namespace
-	keep := func(a *whisk.Activation) bool {
-		if since > 0 && a.Start < since {
-			return false
-		}
-		if upto > 0 && a.Start > upto {
-			return false
-		}
-		if name == "" {
-			return true
-		}
-		if strings.Contains(name, "/") {
-			path, _ := a.Annotations.Get("path").(string)
-			return strings.HasSuffix(path, "/"+name)
-		}
-		return a.Name == name
-	}
-	docs := q.Get("docs") == "true"
-	var out []any
-	for _, a := range page(p.store.listActivations(ns, keep), limit, skip) {
-		if docs {
-			out = append(out, fullRecord(a))
-		} else {
-			out = append(out, summary(a))
-		}
-	}
-	if out == nil {
-		out = []any{}
-	}
-	writeJSONResponse(w, http.StatusOK, out)
-}
-
-func (p *Platform) lookupActivation(w http.ResponseWriter, r *http.Request) (*whisk.Activation, bool) {
-	id := r.PathValue("id")
-	if !activationIDRE.MatchString(id) {
-		writeError(w, r, http.StatusBadRequest, msgActivationID)
-		return nil, false
-	}
-	a, ok := p.store.getActivation(id)
-	if !ok || a.Namespace != userOf(r).Namespace {
-		writeError(w, r, http.StatusNotFound, msgNotFound)
-		return nil, false
-	}
-	return a, true
-}
-
-func (p *Platform) getActivation(w http.ResponseWriter, r *http.Request) {
-	if a, ok := p.lookupActivation(w, r); ok {
-		writeJSONResponse(w, http.StatusOK, fullRecord(a))
-	}
-}
-
-func (p *Platform) activationResult(w http.ResponseWriter, r *http.Request) {
-	if a, ok := p.lookupActivation(w, r); ok {
-		writeJSONResponse(w, http.StatusOK, map[string]any{
-			"result": a.Response.Result, "success": a.Response.Success, "status": a.Response.Status})
-	}
-}
-
-func (p *Platform) activationLogs(w http.ResponseWriter, r *http.Request) {
-	if a, ok := p.lookupActivation(w, r); ok {
-		writeJSONResponse(w, http.StatusOK, map[string]any{"logs": a.Logs})
-	}
 }

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,9 +46,10 @@ func TestActionCRUD(t *testing.T) {
 	if updated.Version != "0.0.2" || updated.Limits.Timeout != 1000 || updated.Exec.Code != "echo" || updated.Parameters.Get("greeting") != "hi" {
 		t.Errorf("updated %+v", updated)
 	}
+	mustPutPackage(t, c, "pkg", nil)
 	mustPut(t, c, "pkg/inner", testAction("echo"))
 	got, err := c.GetAction(ctx, "pkg/inner")
-	if err != nil || got.Name != "pkg/inner" {
+	if err != nil || got.Namespace != "guest/pkg" || got.Name != "inner" {
 		t.Fatalf("get pkg/inner: %+v %v", got, err)
 	}
 	list, err := c.ListActions(ctx, whisk.ListOptions{})
@@ -55,7 +57,7 @@ func TestActionCRUD(t *testing.T) {
 		t.Fatalf("list %d, %v", len(list), err)
 	}
 	list, err = c.ListActions(ctx, whisk.ListOptions{Limit: 1, Skip: 1})
-	if err != nil || len(list) != 1 || list[0].Name != "pkg/inner" {
+	if err != nil || len(list) != 1 || list[0].Namespace != "guest/pkg" || list[0].Name != "inner" {
 		t.Fatalf("list page %+v, %v", list, err)
 	}
 	if _, err := c.DeleteAction(ctx, "echo"); err != nil {
@@ -85,23 +87,28 @@ func TestActionValidation(t *testing.T) {
 		name   string
 		action *whisk.Action
 		msg    string
+		status int // 400 unless set
 	}{
-		{"timeout too big", withLimits(whisk.Limits{Timeout: 400000}), "timeout 400000 milliseconds exceeds allowed threshold of 300000 milliseconds"},
-		{"timeout too small", withLimits(whisk.Limits{Timeout: 50}), "timeout 50 milliseconds below allowed threshold of 100 milliseconds"},
-		{"memory too big", withLimits(whisk.Limits{Memory: 1024}), "memory 1024 MB exceeds allowed threshold of 512 MB"},
-		{"memory too small", withLimits(whisk.Limits{Memory: 64}), "memory 64 MB below allowed threshold of 128 MB"},
-		{"logs too big", withLimits(whisk.Limits{Logs: 11}), "log size 11 MB exceeds allowed threshold of 10 MB"},
-		{"concurrency", withLimits(whisk.Limits{Concurrency: 2}), "concurrency 2 exceeds allowed threshold of 1"},
-		{"no exec", &whisk.Action{}, "exec undefined"},
-		{"empty sequence", seqOf(), msgSequenceNoComponent},
-		{"missing component", seqOf("/guest/a", "nothere"), msgSequenceNotFound},
-		{"other namespace component", seqOf("/other/a"), msgSequenceNotFound},
-		{"self reference", seqOf("a", "s"), msgSequenceCyclic},
+		{"timeout too big", withLimits(whisk.Limits{Timeout: 400000}), "timeout 400000 milliseconds exceeds allowed threshold of 300000 milliseconds", 0},
+		{"timeout too small", withLimits(whisk.Limits{Timeout: 50}), "timeout 50 milliseconds below allowed threshold of 100 milliseconds", 0},
+		{"memory too big", withLimits(whisk.Limits{Memory: 1024}), "memory 1024 MB exceeds allowed threshold of 512 MB", 0},
+		{"memory too small", withLimits(whisk.Limits{Memory: 64}), "memory 64 MB below allowed threshold of 128 MB", 0},
+		{"logs too big", withLimits(whisk.Limits{Logs: 11}), "log size 11 MB exceeds allowed threshold of 10 MB", 0},
+		{"concurrency", withLimits(whisk.Limits{Concurrency: 2}), "concurrency 2 exceeds allowed threshold of 1", 0},
+		{"no exec", &whisk.Action{}, "exec undefined", 0},
+		{"empty sequence", seqOf(), msgSequenceNoComponent, 0},
+		{"missing component", seqOf("/guest/a", "nothere"), msgSequenceNotFound, 0},
+		{"other namespace component", seqOf("/other/a", "/guest/a", "/another/b"),
+			"The supplied authentication is not authorized to access 'another/b, other/a'.", http.StatusForbidden},
+		{"component in a missing package", seqOf("/guest/nopkg/a"), msgNotFound, http.StatusNotFound},
+		{"component in another namespace's package", seqOf("/other/pkg/a"),
+			"The supplied authentication is not authorized to access 'other/pkg'.", http.StatusForbidden},
+		{"self reference", seqOf("a", "s"), msgSequenceCyclic, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := env.c.PutAction(ctx, "s", tt.action, true)
-			if ae := apiErr(t, err, http.StatusBadRequest); ae.Message != tt.msg {
+			if ae := apiErr(t, err, cmp.Or(tt.status, http.StatusBadRequest)); ae.Message != tt.msg {
 				t.Errorf("message %q, want %q", ae.Message, tt.msg)
 			}
 		})
@@ -363,6 +370,7 @@ func TestListActivations(t *testing.T) {
 	env := startPlatform(t, Config{})
 	ctx := ctxT(t)
 	mustPut(t, env.c, "one", testAction("echo"))
+	mustPutPackage(t, env.c, "pkg", nil)
 	mustPut(t, env.c, "pkg/two", testAction("fail"))
 	var ids []string
 	var starts []int64

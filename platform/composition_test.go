@@ -80,6 +80,7 @@ func TestSequence(t *testing.T) {
 	big := testAction("step")
 	big.Limits = &whisk.Limits{Memory: 512}
 	mustPut(t, c, "step", testAction("step"))
+	mustPutPackage(t, c, "pkg", nil)
 	mustPut(t, c, "pkg/bigstep", big)
 	mustPut(t, c, "fail", testAction("fail"))
 	mustPut(t, c, "inc3", seqAction("step", "/_/pkg/bigstep", "/guest/step"))
@@ -260,6 +261,7 @@ func TestConductorLengthLimit(t *testing.T) {
 	c := env.c
 	mustPut(t, c, "conductor", conductorAction())
 	mustPut(t, c, "step", testAction("step"))
+	mustPutPackage(t, c, "pkg", nil)
 	mustPut(t, c, "pkg/conductor", conductorAction())
 
 	inv, err := c.Invoke(ctx, "conductor", chain(n), whisk.InvokeOptions{Blocking: true})

@@ -95,7 +95,7 @@ func (p *Platform) serveFeedActions(w http.ResponseWriter, r *http.Request) bool
 		writeError(w, r, http.StatusMethodNotAllowed, msgMethodNotAllowed+methods)
 		return true
 	}
-	p.auth(h)(w, r)
+	p.auth(h, true)(w, r)
 	return true
 }
 

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -52,14 +53,18 @@ func FuzzAPIRequest(f *testing.F) {
 		limits := whisk.Limits{Timeout: defaultTimeout, Memory: defaultMemory, Logs: defaultLogs, Concurrency: 1}
 		for _, a := range []*whisk.Action{
 			{Name: "echo", Exec: &whisk.Exec{Kind: "blackbox", Image: "wskx/testaction"}},
-			{Name: "pkg/seq", Exec: &whisk.Exec{Kind: "sequence", Components: []string{"/guest/echo", "/guest/echo"}}},
+			{Namespace: "guest/pkg", Name: "seq", Exec: &whisk.Exec{Kind: "sequence", Components: []string{"/guest/echo", "/guest/echo"}}},
 			{Name: "cond", Exec: &whisk.Exec{Kind: "blackbox", Image: "wskx/testaction"},
 				Annotations: whisk.KeyValues{{Key: "conductor", Value: true}}},
 		} {
-			a.Namespace, a.Version, a.Limits = "guest", "0.0.1", &limits
+			a.Namespace, a.Version, a.Limits = cmp.Or(a.Namespace, "guest"), "0.0.1", &limits
 			if err := p.store.putAction(a); err != nil {
 				t.Fatal(err)
 			}
+		}
+
+		if err := p.store.putPackage(&whisk.Package{Namespace: "guest", Name: "pkg", Version: "0.0.1"}); err != nil {
+			t.Fatal(err)
 		}
 
 		rec := httptest.NewRecorder()

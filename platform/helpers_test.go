@@ -183,6 +183,19 @@ func mustPut(t testing.TB, c *whisk.Client, name string, a *whisk.Action) *whisk
 	return out
 }
 
+// mustPutPackage creates or replaces a package (or binding) and returns it.
+func mustPutPackage(t testing.TB, c *whisk.Client, name string, pkg *whisk.Package) *whisk.Package {
+	t.Helper()
+	if pkg == nil {
+		pkg = &whisk.Package{}
+	}
+	out, err := c.PutPackage(ctxT(t), name, pkg, true)
+	if err != nil {
+		t.Fatalf("put package %s: %v", name, err)
+	}
+	return out
+}
+
 func mustGetActivation(t testing.TB, c *whisk.Client, id string) *whisk.Activation {
 	t.Helper()
 	a, err := c.GetActivation(ctxT(t), id)

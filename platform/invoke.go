@@ -41,11 +41,14 @@ type accounting struct{ components, conductors int }
 
 // runReq is one activation to run.
 type runReq struct {
-	id      string
-	user    User
-	txid    string
-	action  *whisk.Action
-	name    fqn
+	id     string
+	user   User
+	txid   string
+	action *whisk.Action
+	name   fqn
+	// binding is the package binding the action was reached through
+	// ("ns/binding"), for the record's binding annotation.
+	binding string
 	payload object // nil: no payload, only the action's defaults
 	// array is the payload when it is a JSON array (a sequence passes an
 	// array result on as it is): it goes to the action without the
@@ -254,7 +257,9 @@ func (p *Platform) runPrimitive(ctx context.Context, r runReq, rec *whisk.Activa
 	if providesKey(a) {
 		in.APIKey = r.user.Key
 	}
-	spec := container.Spec{Namespace: r.name.ns, Action: r.name.path(), Version: a.Version, Exec: *a.Exec,
+	// The container runs for the invoking namespace, as OpenWhisk's
+	// invoker runs one (ContainerProxy: "namespace" is the user's).
+	spec := container.Spec{Namespace: r.user.Namespace, Action: r.name.path(), Version: a.Version, Exec: *a.Exec,
 		Limits: *a.Limits, Env: map[string]string{"__OW_API_HOST": p.APIHost()}, InitEnv: initEnv}
 	start := time.Now()
 	in.Deadline = start.Add(time.Duration(a.Limits.Timeout) * time.Millisecond)
@@ -303,6 +308,9 @@ func (p *Platform) runPrimitive(ctx context.Context, r runReq, rec *whisk.Activa
 	if out.InitTime > 0 {
 		ann = ann.Set("initTime", out.InitTime.Milliseconds())
 	}
+	if r.binding != "" {
+		ann = ann.Set("binding", r.binding)
+	}
 	rec.Annotations = ann
 	return &runResult{rec: rec, memory: a.Limits.Memory}
 }
@@ -324,8 +332,11 @@ func compositeRecord(r runReq, rec *whisk.Activation, start time.Time, ids []str
 	if r.cause != "" {
 		ann = ann.Set("causedBy", "sequence")
 	}
-	ann = ann.Set("waitTime", start.Sub(r.requested).Milliseconds()).
-		Set("limits", limitsAnnotation(*r.action.Limits, mem))
+	ann = ann.Set("waitTime", start.Sub(r.requested).Milliseconds())
+	if r.binding != "" {
+		ann = ann.Set("binding", r.binding)
+	}
+	ann = ann.Set("limits", limitsAnnotation(*r.action.Limits, mem))
 	rec.Annotations = ann
 	return &runResult{rec: rec, memory: mem}
 }
@@ -353,18 +364,23 @@ func (p *Platform) runSequence(ctx context.Context, r runReq, rec *whisk.Activat
 		resp.Result = array
 	}
 	for _, c := range a.Exec.Components {
+		// Components resolve through packages and bindings as
+		// SequenceActions.invokeSequenceActions resolves them; the caller's
+		// right to them was checked when the sequence was invoked.
 		f, ok := resolveName(c, r.user.Namespace)
-		var comp *whisk.Action
-		if ok && f.ns == r.user.Namespace {
-			comp, ok = p.store.getAction(f.ns, f.name)
-		} else {
-			ok = false
+		var found *resolved
+		if ok {
+			var e *apiError
+			found, e = p.resolveAction(f)
+			ok = e == nil
 		}
 		if !ok {
 			resp = responseOf(3, errorObject(msgSequenceFailed))
 			break
 		}
-		child := runReq{id: newID(), user: r.user, txid: r.txid, action: comp, name: f, payload: input, array: array, cause: r.id}
+		comp := found.action
+		child := runReq{id: newID(), user: r.user, txid: r.txid, action: comp, name: found.name, binding: found.binding,
+			payload: input, array: array, cause: r.id}
 		if comp.Exec.Kind == "sequence" {
 			child.seqCount = count
 		} else {
@@ -427,7 +443,7 @@ func (p *Platform) runConductor(ctx context.Context, r runReq, rec *whisk.Activa
 		acct.conductors++
 		// The conductor itself runs as a primitive action.
 		cres := p.run(ctx, runReq{id: newID(), user: r.user, txid: r.txid, action: primitiveOf(a), name: r.name,
-			payload: merge(payload, state), cause: r.id})
+			binding: r.binding, payload: merge(payload, state), cause: r.id})
 		if cres == nil {
 			return nil
 		}
@@ -462,16 +478,20 @@ func (p *Platform) runConductor(ctx context.Context, r runReq, rec *whisk.Activa
 			payload = errorObject(msgCompositionTooLong)
 			continue
 		}
-		if f.ns != r.user.Namespace {
+		// PrimitiveActions.tryInvokeNext: the entitlement check, then the
+		// resolution through packages and bindings.
+		if e := p.actionRight(r.user.Namespace, f); e != nil {
 			payload = errorObject(fmt.Sprintf("Failed entitlement check for action with name '%s' during composition.", f))
 			continue
 		}
-		comp, ok := p.store.getAction(f.ns, f.name)
-		if !ok {
+		found, e := p.resolveAction(f)
+		if e != nil {
 			payload = errorObject(fmt.Sprintf("Failed to resolve action with name '%s' during composition.", f))
 			continue
 		}
-		child := runReq{id: newID(), user: r.user, txid: r.txid, action: comp, name: f, payload: params, cause: r.id}
+		comp := found.action
+		child := runReq{id: newID(), user: r.user, txid: r.txid, action: comp, name: found.name, binding: found.binding,
+			payload: params, cause: r.id}
 		if comp.Exec.Kind != "sequence" && isTruthy(comp.Annotations.Get("conductor")) {
 			child.acct = acct
 		} else {

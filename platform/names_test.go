@@ -19,9 +19,12 @@ func TestLongNames(t *testing.T) {
 	ctx := ctxT(t)
 	open := func() (*Platform, *whisk.Client) { return openOn(t, dir, runner) }
 	long := func(n int) string { return strings.Repeat("n", n) }
-	good := []string{long(250), long(251), long(255), long(256), long(256) + "/" + long(256), "short/" + long(256)}
+	longPkg := strings.Repeat("p", 256)
+	good := []string{long(250), long(251), long(255), long(256), longPkg + "/" + long(256), "short/" + long(256)}
 
 	p, c := open()
+	mustPutPackage(t, c, longPkg, nil)
+	mustPutPackage(t, c, "short", nil)
 	for _, name := range good {
 		mustPut(t, c, name, testAction("echo"))
 		inv, err := c.Invoke(ctx, name, map[string]any{"len": len(name)}, whisk.InvokeOptions{Blocking: true, Result: true})
@@ -36,7 +39,7 @@ func TestLongNames(t *testing.T) {
 	defer p.Close()
 	for _, name := range good {
 		a, err := c.GetAction(ctx, name)
-		if err != nil || a.Name != name {
+		if err != nil || a.Name != lastSegment(name) {
 			t.Fatalf("get %d-character name after restart: %v", len(name), err)
 		}
 	}

@@ -102,7 +102,8 @@ func mustMarshal(v any) []byte {
 
 // TestUpdateMergesAnnotations follows Actions.scala updateWhiskAction: an
 // update's annotations are merged over the action's, after removing the
-// keys in delAnnotations; parameters given replace the action's.
+// keys in delAnnotations; parameters given replace the action's; the exec
+// annotation is the kind, whatever the update says (amendAnnotations).
 func TestUpdateMergesAnnotations(t *testing.T) {
 	env := startPlatform(t, Config{})
 	url := env.url + "/api/v1/namespaces/_/actions/m?overwrite=true"
@@ -112,13 +113,13 @@ func TestUpdateMergesAnnotations(t *testing.T) {
 		want map[string]any
 	}{
 		{`{` + exec + `,"annotations":[{"key":"a","value":1},{"key":"b","value":2}]}`,
-			map[string]any{"a": 1.0, "b": 2.0, "provide-api-key": false}},
-		{`{"annotations":[{"key":"a","value":3},{"key":"c","value":4}]}`,
-			map[string]any{"a": 3.0, "b": 2.0, "c": 4.0, "provide-api-key": false}},
-		{`{"delAnnotations":["b","provide-api-key"]}`,
-			map[string]any{"a": 3.0, "c": 4.0}},
-		{`{` + exec + `}`,
-			map[string]any{"a": 3.0, "c": 4.0}},
+			map[string]any{"a": 1.0, "b": 2.0, "exec": "blackbox", "provide-api-key": false}},
+		{`{"annotations":[{"key":"a","value":3},{"key":"c","value":4},{"key":"exec","value":"cobol"}]}`,
+			map[string]any{"a": 3.0, "b": 2.0, "c": 4.0, "exec": "blackbox", "provide-api-key": false}},
+		{`{"delAnnotations":["b","provide-api-key","exec"]}`,
+			map[string]any{"a": 3.0, "c": 4.0, "exec": "blackbox"}},
+		{`{"exec":{"kind":"nodejs:default","code":"function main() {}"}}`,
+			map[string]any{"a": 3.0, "c": 4.0, "exec": "nodejs:20"}},
 	}
 	for i, s := range steps {
 		status, body := rawRequest(t, "PUT", url, env.key, s.body)

@@ -32,6 +32,7 @@ func TestRestartPersistence(t *testing.T) {
 
 	p, c := open()
 	mustPut(t, c, "echo", testAction("echo"))
+	mustPutPackage(t, c, "pkg", &whisk.Package{Parameters: whisk.KeyValues{{Key: "from", Value: "pkg"}}})
 	mustPut(t, c, "pkg/sleepy", testAction("sleep"))
 	mustPut(t, c, "seq", seqAction("echo", "echo"))
 	done, err := c.Invoke(ctx, "seq", map[string]any{"k": "v"}, whisk.InvokeOptions{Blocking: true})
@@ -59,8 +60,11 @@ func TestRestartPersistence(t *testing.T) {
 		t.Fatalf("actions after restart: %d, %v", len(actions), err)
 	}
 	a, err := c.GetAction(ctx, "pkg/sleepy")
-	if err != nil || a.Exec.Code != "sleep" {
+	if err != nil || a.Exec.Code != "sleep" || a.Namespace != "guest/pkg" || a.Parameters.Get("from") != "pkg" {
 		t.Fatalf("pkg/sleepy after restart: %+v, %v", a, err)
+	}
+	if pkgs, err := c.ListPackages(ctx, "", whisk.ListOptions{}); err != nil || len(pkgs) != 1 || pkgs[0].Name != "pkg" {
+		t.Fatalf("packages after restart: %+v, %v", pkgs, err)
 	}
 	rec := mustGetActivation(t, c, done.ActivationID)
 	jsonEqual(t, rec.Response.Result, `{"k":"v"}`)

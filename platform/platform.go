@@ -1,7 +1,9 @@
 // Package platform is a single-process, OpenWhisk-compatible controller:
-// the REST API v1 subset wskx uses (actions, invocations, activations),
-// sequences and conductor actions with OpenWhisk's semantics, activation
-// records, and persistence of actions and records under a data directory.
+// the REST API v1 subset wskx and OpenWhisk's clients use (actions,
+// packages and bindings, invocations, activations), sequences and
+// conductor actions with OpenWhisk's semantics, activation records, the
+// /whisk.system/utils catalog, and persistence of actions, packages and
+// records under a data directory.
 // Action containers are run by a ContainerRunner (see platform/container).
 package platform
 
@@ -87,6 +89,10 @@ type Platform struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// writeMu serializes the writes of actions and packages, so that what
+	// a write checks (a package exists, is empty) holds when it is done.
+	writeMu sync.Mutex
+
 	mu          sync.Mutex
 	inflightNS  map[string]int
 	inflightAct map[string]int
@@ -129,6 +135,13 @@ func New(cfg Config) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new platform: %w", err)
 	}
+	// The catalog is the platform's: installed anew at every start, never
+	// written to the data directory.
+	pkgs, actions, err := catalog(time.Now().UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("new platform: %w", err)
+	}
+	st.install(pkgs, actions)
 	apis, err := openAPIStore(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("new platform: %w", err)

@@ -294,7 +294,7 @@ func (p *Platform) deleteRule(w http.ResponseWriter, r *http.Request) {
 // listRules lists as the rules view does, whole rules without their
 // status (wsk rule list gets each rule for it).
 func (p *Platform) listRules(w http.ResponseWriter, r *http.Request) {
-	limit, skip, msg := listParams(r, rulesDir)
+	limit, skip, _, msg := listParams(r, rulesDir)
 	if msg != "" {
 		writeError(w, r, http.StatusBadRequest, msg)
 		return

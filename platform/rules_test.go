@@ -16,6 +16,7 @@ func TestRuleAPI(t *testing.T) {
 	env := startPlatform(t, Config{})
 	c := env.c
 	mustPut(t, c, "a1", testAction("echo"))
+	mustPutPackage(t, c, "pkg", nil)
 	mustPut(t, c, "pkg/a2", testAction("echo"))
 	mustTrigger(t, c, "t1", nil)
 	mustTrigger(t, c, "t2", nil)
@@ -87,6 +88,7 @@ func TestRuleAPI(t *testing.T) {
 func TestRuleFiresPackagedAction(t *testing.T) {
 	env := startPlatform(t, Config{})
 	c := env.c
+	mustPutPackage(t, c, "pkg", nil)
 	mustPut(t, c, "pkg/wc", testAction("step"))
 	mustTrigger(t, c, "t", nil)
 	mustRule(t, c, "r", "t", "pkg/wc")

@@ -22,42 +22,64 @@ import (
 // when the platform stopped.
 const interruptedMessage = "The platform stopped while the activation was running."
 
-// store keeps actions and activation records in memory and, with a data
-// directory, on disk: actions/<ns>/<name>.json (see fileName),
-// activations/<id>.json, and running/<id>.json for activations under way
-// (marked once they have run markDelay).
-// Every file is written to a temporary name and renamed into place.
+// store keeps actions, packages and activation records in memory and,
+// with a data directory, on disk: actions/<ns>/<[pkg/]name>.json and
+// packages/<ns>/<name>.json (see fileName), activations/<id>.json, and
+// running/<id>.json for activations under way (marked once they have run
+// markDelay). Every file is written to a temporary name and renamed into
+// place. Entities installed with install (the catalog) live in memory only.
+//
+// An action in a package is kept as OpenWhisk keeps it: its namespace is
+// "ns/pkg" and its name the action's own.
 type store struct {
 	dir string
 
 	mu          sync.RWMutex
 	actions     map[string]*whisk.Action     // "ns/[pkg/]name"
+	packages    map[string]*whisk.Package    // "ns/name"
 	activations map[string]*whisk.Activation // by id
 }
 
 func openStore(dir string) (*store, error) {
-	s := &store{dir: dir, actions: map[string]*whisk.Action{}, activations: map[string]*whisk.Activation{}}
+	s := &store{dir: dir, actions: map[string]*whisk.Action{}, packages: map[string]*whisk.Package{},
+		activations: map[string]*whisk.Activation{}}
 	if dir == "" {
 		return s, nil
 	}
-	for _, sub := range []string{"actions", "activations", "running"} {
+	for _, sub := range []string{"actions", "packages", "activations", "running"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	err := filepath.WalkDir(filepath.Join(dir, "actions"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
-			return err
-		}
+	err := walkJSON(filepath.Join(dir, "actions"), func(path string) error {
 		var a whisk.Action
 		if err := readJSON(path, &a); err != nil {
 			return err
+		}
+		// Data written before packages existed names a packaged action
+		// "pkg/name" in namespace "ns".
+		if i := strings.LastIndexByte(a.Name, '/'); i >= 0 {
+			a.Namespace, a.Name = a.Namespace+"/"+a.Name[:i], a.Name[i+1:]
 		}
 		s.actions[a.Namespace+"/"+a.Name] = &a
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: load actions: %w", err)
+	}
+	err = walkJSON(filepath.Join(dir, "packages"), func(path string) error {
+		var p whisk.Package
+		if err := readJSON(path, &p); err != nil {
+			return err
+		}
+		s.packages[p.Namespace+"/"+p.Name] = &p
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: load packages: %w", err)
+	}
+	if err := s.adoptOrphans(); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	ents, err := os.ReadDir(filepath.Join(dir, "activations"))
 	if err != nil {
@@ -74,6 +96,36 @@ func openStore(dir string) (*store, error) {
 		s.activations[a.ActivationID] = &a
 	}
 	return s, nil
+}
+
+// walkJSON calls f for every .json file under dir.
+func walkJSON(dir string, f func(path string) error) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+			return err
+		}
+		return f(path)
+	})
+}
+
+// adoptOrphans gives the actions of data written before packages existed
+// the packages their names speak of, so that they stay reachable; not
+// where an action has the package's name, which the namespace's names
+// cannot hold twice.
+func (s *store) adoptOrphans() error {
+	now := time.Now().UnixMilli()
+	for _, a := range s.actions {
+		root, pkg, ok := strings.Cut(a.Namespace, "/")
+		if !ok || s.packages[a.Namespace] != nil || s.actions[a.Namespace] != nil {
+			continue
+		}
+		p := &whisk.Package{Namespace: root, Name: pkg, Version: "0.0.1",
+			Annotations: whisk.KeyValues{}, Parameters: whisk.KeyValues{}, Updated: now}
+		if err := s.putPackage(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func readJSON(path string, v any) error {
@@ -114,8 +166,18 @@ func writeJSON(path string, v any) error {
 	return nil
 }
 
+// actionFile is where the action ns/[pkg/]name is kept: under its root
+// namespace, by its name in that namespace.
 func (s *store) actionFile(ns, name string) string {
-	return filepath.Join(s.dir, "actions", fileName(ns), fileName(name)+".json")
+	root, pkg, ok := strings.Cut(ns, "/")
+	if ok {
+		name = pkg + "/" + name
+	}
+	return filepath.Join(s.dir, "actions", fileName(root), fileName(name)+".json")
+}
+
+func (s *store) packageFile(ns, name string) string {
+	return filepath.Join(s.dir, "packages", fileName(ns), fileName(name)+".json")
 }
 
 // maxEscaped bounds an escaped name used as a file name: with ".json" and
@@ -134,6 +196,7 @@ func fileName(name string) string {
 	return "~" + hex.EncodeToString(sum[:])
 }
 
+// getAction finds the action ns/[pkg/]name.
 func (s *store) getAction(ns, name string) (*whisk.Action, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -141,14 +204,11 @@ func (s *store) getAction(ns, name string) (*whisk.Action, bool) {
 	return a, ok
 }
 
-// putAction stores a; the caller has filled Namespace and Name.
+// putAction stores a; the caller has filled Namespace ("ns" or "ns/pkg")
+// and Name.
 func (s *store) putAction(a *whisk.Action) error {
 	if s.dir != "" {
-		path := s.actionFile(a.Namespace, a.Name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("store action: %w", err)
-		}
-		if err := writeJSON(path, a); err != nil {
+		if err := writeEntity(s.actionFile(a.Namespace, a.Name), a); err != nil {
 			return fmt.Errorf("store action: %w", err)
 		}
 	}
@@ -158,29 +218,116 @@ func (s *store) putAction(a *whisk.Action) error {
 	return nil
 }
 
-func (s *store) deleteAction(ns, name string) error {
+func writeEntity(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return writeJSON(path, v)
+}
+
+// deleteAction removes the action a.
+func (s *store) deleteAction(a *whisk.Action) error {
 	if s.dir != "" {
-		if err := os.Remove(s.actionFile(ns, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(s.actionFile(a.Namespace, a.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete action: %w", err)
 		}
 	}
 	s.mu.Lock()
-	delete(s.actions, ns+"/"+name)
+	delete(s.actions, a.Namespace+"/"+a.Name)
 	s.mu.Unlock()
 	return nil
 }
 
+// listActions returns the actions of namespace ns, those in its packages
+// included, as OpenWhisk lists a namespace's actions (by the view's root
+// namespace key).
 func (s *store) listActions(ns string) []*whisk.Action {
+	return s.actionsWhere(func(a *whisk.Action) bool { return a.Namespace == ns || strings.HasPrefix(a.Namespace, ns+"/") })
+}
+
+// packageActions returns the actions in the package ns/pkg.
+func (s *store) packageActions(ns, pkg string) []*whisk.Action {
+	full := ns + "/" + pkg
+	return s.actionsWhere(func(a *whisk.Action) bool { return a.Namespace == full })
+}
+
+func (s *store) actionsWhere(keep func(*whisk.Action) bool) []*whisk.Action {
 	s.mu.RLock()
 	var out []*whisk.Action
 	for _, a := range s.actions {
-		if a.Namespace == ns {
+		if keep(a) {
 			out = append(out, a)
 		}
 	}
 	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Namespace+"/"+out[i].Name < out[j].Namespace+"/"+out[j].Name
+	})
 	return out
+}
+
+func (s *store) getPackage(ns, name string) (*whisk.Package, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.packages[ns+"/"+name]
+	return p, ok
+}
+
+func (s *store) putPackage(p *whisk.Package) error {
+	if s.dir != "" {
+		if err := writeEntity(s.packageFile(p.Namespace, p.Name), p); err != nil {
+			return fmt.Errorf("store package: %w", err)
+		}
+	}
+	s.mu.Lock()
+	s.packages[p.Namespace+"/"+p.Name] = p
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *store) deletePackage(p *whisk.Package) error {
+	if s.dir != "" {
+		if err := os.Remove(s.packageFile(p.Namespace, p.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete package: %w", err)
+		}
+	}
+	s.mu.Lock()
+	delete(s.packages, p.Namespace+"/"+p.Name)
+	s.mu.Unlock()
+	return nil
+}
+
+// listPackages returns the packages and bindings of namespace ns, the
+// latest updated first, as OpenWhisk's package views sort them.
+func (s *store) listPackages(ns string) []*whisk.Package {
+	s.mu.RLock()
+	var out []*whisk.Package
+	for _, p := range s.packages {
+		if p.Namespace == ns {
+			out = append(out, p)
+		}
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Updated != out[j].Updated {
+			return out[i].Updated > out[j].Updated
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// install puts entities in memory only: the platform's own, which every
+// start installs anew.
+func (s *store) install(pkgs []*whisk.Package, actions []*whisk.Action) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range pkgs {
+		s.packages[p.Namespace+"/"+p.Name] = p
+	}
+	for _, a := range actions {
+		s.actions[a.Namespace+"/"+a.Name] = a
+	}
 }
 
 // markRunning notes that an activation has started, so that a restart can

@@ -295,7 +295,7 @@ func byUpdate[T any](all []T, updated func(T) int64, name func(T) string) {
 // listTriggers lists as the triggers view does: no parameters, limits
 // nor rules.
 func (p *Platform) listTriggers(w http.ResponseWriter, r *http.Request) {
-	limit, skip, msg := listParams(r, triggersDir)
+	limit, skip, _, msg := listParams(r, triggersDir)
 	if msg != "" {
 		writeError(w, r, http.StatusBadRequest, msg)
 		return

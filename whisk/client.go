@@ -249,6 +249,86 @@ func (c *Client) ListActions(ctx context.Context, opts ListOptions) ([]Action, e
 	return out, err
 }
 
+// packagePath is the path of a package: "name" or "/ns/name".
+func (c *Client) packagePath(name string) (string, error) {
+	ns, p, err := c.entityPath(name)
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(p, "/") {
+		return "", fmt.Errorf("package name %q: a package is name or /namespace/name", name)
+	}
+	return "/namespaces/" + url.PathEscape(ns) + "/packages/" + p, nil
+}
+
+// PutPackage creates the package (or the binding, when p.Binding is set),
+// or replaces it when overwrite is set.
+func (c *Client) PutPackage(ctx context.Context, name string, p *Package, overwrite bool) (*Package, error) {
+	path, err := c.packagePath(name)
+	if err != nil {
+		return nil, fmt.Errorf("put package: %w", err)
+	}
+	q := url.Values{}
+	if overwrite {
+		q.Set("overwrite", "true")
+	}
+	var out Package
+	if _, _, err := c.do(ctx, http.MethodPut, path, q, p, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetPackage fetches a package with the actions and feeds it holds (for a
+// binding, those of the bound package).
+func (c *Client) GetPackage(ctx context.Context, name string) (*Package, error) {
+	path, err := c.packagePath(name)
+	if err != nil {
+		return nil, fmt.Errorf("get package: %w", err)
+	}
+	var out Package
+	if _, _, err := c.do(ctx, http.MethodGet, path, nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeletePackage deletes a package (force: with the actions in it) or a
+// binding and returns it as it was.
+func (c *Client) DeletePackage(ctx context.Context, name string, force bool) (*Package, error) {
+	path, err := c.packagePath(name)
+	if err != nil {
+		return nil, fmt.Errorf("delete package: %w", err)
+	}
+	q := url.Values{}
+	if force {
+		q.Set("force", "true")
+	}
+	var out Package
+	if _, _, err := c.do(ctx, http.MethodDelete, path, q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListPackages lists the packages and bindings of the namespace ns ("" is
+// the client's); another namespace lists only its shared packages.
+func (c *Client) ListPackages(ctx context.Context, ns string, opts ListOptions) ([]Package, error) {
+	if ns == "" {
+		ns = c.namespace
+	}
+	q := url.Values{}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.Skip > 0 {
+		q.Set("skip", strconv.Itoa(opts.Skip))
+	}
+	var out []Package
+	_, _, err := c.do(ctx, http.MethodGet, "/namespaces/"+url.PathEscape(ns)+"/packages", q, nil, &out)
+	return out, err
+}
+
 // InvokeOptions say how to invoke.
 type InvokeOptions struct {
 	Blocking bool

@@ -32,6 +32,9 @@ func TestClientAgainstPlatform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.PutPackage(ctx, "pkg", &whisk.Package{}, false); err != nil {
+		t.Fatal(err)
+	}
 	a := &whisk.Action{Exec: &whisk.Exec{Kind: "blackbox", Image: "x/y"}}
 	if _, err := c.PutAction(ctx, "/guest/pkg/a", a, false); err != nil {
 		t.Fatal(err)

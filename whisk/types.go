@@ -1,6 +1,6 @@
 // Package whisk is a small client for the Apache OpenWhisk REST API v1 and
 // the wire types that the API, the local platform and the action containers
-// share. It covers only what wskx needs: actions, invocations and
+// share. It covers only what wskx needs: actions, packages, invocations and
 // activation records.
 package whisk
 
@@ -123,4 +123,74 @@ type Activation struct {
 	Logs         []string  `json:"logs"`
 	Annotations  KeyValues `json:"annotations"`
 	Publish      bool      `json:"publish"`
+}
+
+// Binding names the package that a package binding refers to.
+type Binding struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// PackageAction is an action (or feed) as GET of its package lists it.
+type PackageAction struct {
+	Name        string    `json:"name"`
+	Version     string    `json:"version"`
+	Annotations KeyValues `json:"annotations"`
+}
+
+// Package is a package or a package binding as the API stores and returns
+// it. GET of a package adds its Actions and Feeds; a list leaves out the
+// parameters.
+type Package struct {
+	Namespace   string    `json:"namespace,omitempty"`
+	Name        string    `json:"name,omitempty"`
+	Version     string    `json:"version,omitempty"`
+	Publish     bool      `json:"publish"`
+	Annotations KeyValues `json:"annotations"`
+	Parameters  KeyValues `json:"parameters"`
+	// Binding is the bound package of a binding, nil for a package.
+	Binding *Binding        `json:"binding"`
+	Updated int64           `json:"updated,omitempty"`
+	Actions []PackageAction `json:"actions,omitempty"`
+	Feeds   []PackageAction `json:"feeds,omitempty"`
+}
+
+// MarshalJSON writes a package's binding as OpenWhisk does
+// (WhiskPackage.scala, Binding.optionalBindingSerializer): {} for a
+// package, which a PUT also reads as no binding.
+func (p Package) MarshalJSON() ([]byte, error) {
+	type plain Package
+	var b any = struct{}{}
+	if p.Binding != nil {
+		b = p.Binding
+	}
+	return json.Marshal(struct {
+		plain
+		Binding any `json:"binding"`
+	}{plain(p), b})
+}
+
+// UnmarshalJSON reads a binding of {} (GET), false (a list) or null as no
+// binding.
+func (p *Package) UnmarshalJSON(data []byte) error {
+	type plain Package
+	var v struct {
+		plain
+		Binding json.RawMessage `json:"binding"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*p = Package(v.plain)
+	p.Binding = nil
+	if len(v.Binding) > 0 && v.Binding[0] == '{' {
+		var b Binding
+		if err := json.Unmarshal(v.Binding, &b); err != nil {
+			return err
+		}
+		if b != (Binding{}) {
+			p.Binding = &b
+		}
+	}
+	return nil
 }

@@ -21,20 +21,21 @@ func newStandaloneCommand() *command {
 		usage:   "[--port 3233] [--data DIR] [--auth KEY] [--wskprops FILE] [--image NAME=COMMAND]... [--length-limit 50] [--node-path DIR]",
 		summary: "run the local OpenWhisk-compatible platform",
 		help: `Standalone runs wskx's own OpenWhisk-compatible platform on 127.0.0.1: the
-REST API v1 (actions, invocations, activations, triggers and rules, web
-actions under /api/v1/web and API routes), sequences and conductor
-actions, and the alarms feed (/whisk.system/alarms/interval, once and
-alarm), with action containers run as local processes. It prints the API
-host and the key of the user guest, and runs until interrupted.
+REST API v1 (actions, packages and bindings, invocations, activations,
+triggers and rules, web actions under /api/v1/web and API routes),
+sequences and conductor actions, the /whisk.system/utils catalog and the
+alarms feed (/whisk.system/alarms/interval, once and alarm), with action
+containers run as local processes. It prints the API host and the key of
+the user guest, and runs until interrupted.
 
 The key is random, generated on the first start on a data directory and
 kept there; --auth sets it instead (for example to OpenWhisk standalone's
 well-known development key, so that a wsk already set up for a local
 OpenWhisk works unchanged).
 
-Actions, triggers, rules, alarms and activation records are kept under
---data and survive a restart (alarms resume); without --data they live in
-a temporary directory removed at exit.
+Actions, packages, triggers, rules, alarms, API routes and activation
+records are kept under --data and survive a restart (alarms resume);
+without --data they live in a temporary directory removed at exit.
 --wskprops writes a wskprops file (APIHOST, AUTH, NAMESPACE) that wsk reads
 through WSK_CONFIG_FILE. --image maps a blackbox image to a local command
 that serves the action protocol; repeat it for more images.

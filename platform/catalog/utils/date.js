@@ -1,0 +1,4 @@
+// The time now, as an ISO 8601 string.
+function main() {
+  return { date: new Date().toISOString() }
+}
