@@ -58,16 +58,17 @@ func (p *Platform) addWebRoutes(mux *http.ServeMux) {
 	mux.HandleFunc(strings.TrimSuffix(webPrefix, "/"), p.web)
 }
 
-// webAction finds the action a web URL names. Package "default" is none;
-// this platform has no packages yet, so another package segment names the
-// action's "pkg/name" path as it is stored. Packages replace this lookup
-// with OpenWhisk's WhiskActionMetaData.resolveActionAndMergeParameters:
-// the package's (or binding's) parameters merged under the action's.
-func (p *Platform) webAction(ns, pkg, name string) (*whisk.Action, bool) {
+// webAction finds the action a web URL names (package "default" is none)
+// as an invoke does, WhiskActionMetaData.resolveActionAndMergeParameters:
+// through its package or a binding, the package's (and binding's)
+// parameters merged under the action's.
+func (p *Platform) webAction(ns, pkg, name string) (*resolved, bool) {
+	f := fqn{ns: ns, name: name}
 	if pkg != "default" {
-		name = pkg + "/" + name
+		f.name = pkg + "/" + name
 	}
-	return p.store.getAction(ns, name)
+	res, e := p.resolveAction(f)
+	return res, e == nil
 }
 
 // userByNamespace is the identity that owns a namespace: web actions run
@@ -167,8 +168,11 @@ func (p *Platform) web(w http.ResponseWriter, r *http.Request) {
 	}
 	owner, ok := p.userByNamespace(t.ns)
 	var a *whisk.Action
+	var found *resolved
 	if ok {
-		a, ok = p.webAction(t.ns, t.pkg, t.name)
+		if found, ok = p.webAction(t.ns, t.pkg, t.name); ok {
+			a = found.action
+		}
 	}
 	if !ok || !annTrue(a, "web-export") {
 		webError(w, r, http.StatusNotFound, msgNotFound)
@@ -217,7 +221,7 @@ func (p *Platform) web(w http.ResponseWriter, r *http.Request) {
 		webError(w, r, http.StatusTooManyRequests, msg)
 		return
 	}
-	req := runReq{id: newID(), user: owner, txid: txid(r), action: a, name: fqn{a.Namespace, a.Name},
+	req := runReq{id: newID(), user: owner, txid: txid(r), action: a, name: found.name, binding: found.binding,
 		payload: args, requested: time.Now(), finished: release}
 	res, done := p.runBlocking(r.Context(), req, release)
 	w.Header().Set(whisk.ActivationIDHeader, req.id)

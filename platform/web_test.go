@@ -338,3 +338,36 @@ func TestWebActionRefusals(t *testing.T) {
 	r = webCall(t, "POST", base+"export_c.json", "", jsonCT, `{"a":`)
 	checkError(t, r, 400, msgMalformedBody)
 }
+
+// TestWebActionInPackage reaches a web action through its package and
+// through a binding, each adding its parameters under the action's, as an
+// invoke resolves it; the record names the binding it came through.
+func TestWebActionInPackage(t *testing.T) {
+	env := startPlatform(t, Config{})
+	mustPutPackage(t, env.c, "pkg", &whisk.Package{Parameters: whisk.KeyValues{{Key: "from", Value: "package"}, {Key: "p", Value: 1}}})
+	mustPutPackage(t, env.c, "bound", &whisk.Package{Binding: &whisk.Binding{Namespace: "guest", Name: "pkg"},
+		Parameters: whisk.KeyValues{{Key: "from", Value: "binding"}}})
+	a := testAction("echo")
+	a.Annotations = whisk.KeyValues{{Key: "web-export", Value: true}}
+	a.Parameters = whisk.KeyValues{{Key: "own", Value: true}}
+	mustPut(t, env.c, "pkg/w", a)
+	base := env.url + "/api/v1/web/guest/"
+	for via, from := range map[string]string{"pkg": "package", "bound": "binding"} {
+		r := webCall(t, "GET", base+via+"/w.json", "", nil, "")
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", via, r.status, r.body)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(r.body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got["from"] != from || got["p"] != 1.0 || got["own"] != true {
+			t.Errorf("through %s: %s, want the parameters of the %s, the package's and the action's", via, r.body, from)
+		}
+		rec := mustGetActivation(t, env.c, r.header.Get(whisk.ActivationIDHeader))
+		b, _ := annotation(rec, "binding")
+		if want := map[string]any{"pkg": nil, "bound": "guest/bound"}[via]; b != want {
+			t.Errorf("through %s: binding annotation %v, want %v", via, b, want)
+		}
+	}
+}
