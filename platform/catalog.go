@@ -3,6 +3,8 @@ package platform
 import (
 	"embed"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/wskx/wskx/whisk"
 )
@@ -60,5 +62,15 @@ func catalog(updated int64) ([]*whisk.Package, []*whisk.Action, error) {
 			Limits:  &whisk.Limits{Timeout: defaultTimeout, Memory: defaultMemory, Logs: defaultLogs, Concurrency: 1},
 			Updated: updated})
 	}
-	return []*whisk.Package{utils}, actions, nil
+	// The alarms feed actions run inside the platform (serveFeedActions);
+	// the package makes them visible as OpenWhisk's catalog has them.
+	alarms := &whisk.Package{Namespace: systemNamespace, Name: "alarms", Version: "0.0.1", Publish: true,
+		Annotations: whisk.KeyValues{{Key: "description", Value: "Alarms and periodic utility."}},
+		Parameters:  whisk.KeyValues{}, Updated: updated}
+	for _, name := range slices.Sorted(maps.Keys(feedActions)) {
+		a := feedEntity(name)
+		a.Updated = updated
+		actions = append(actions, a)
+	}
+	return []*whisk.Package{utils, alarms}, actions, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -92,8 +93,23 @@ func TestCatalogShared(t *testing.T) {
 	defer p.Close()
 	ctx := ctxT(t)
 	pkgs, err := c.ListPackages(ctx, systemNamespace, whisk.ListOptions{})
-	if err != nil || len(pkgs) != 1 || pkgs[0].Name != "utils" || !pkgs[0].Publish || pkgs[0].Namespace != systemNamespace {
-		t.Fatalf("whisk.system packages %+v, %v", pkgs, err)
+	shared := map[string]bool{}
+	for _, p := range pkgs {
+		shared[p.Name] = p.Publish && p.Namespace == systemNamespace
+	}
+	if err != nil || len(pkgs) != 2 || !shared["utils"] || !shared["alarms"] {
+		t.Fatalf("whisk.system packages %+v, %v; want the shared utils and alarms", pkgs, err)
+	}
+	alarms, err := c.GetPackage(ctx, "/whisk.system/alarms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var feeds []string
+	for _, f := range alarms.Feeds {
+		feeds = append(feeds, f.Name)
+	}
+	if slices.Sort(feeds); !slices.Equal(feeds, []string{"alarm", "interval", "once"}) {
+		t.Errorf("alarms feeds %v, want alarm, interval and once", feeds)
 	}
 	utils, err := c.GetPackage(ctx, "/whisk.system/utils")
 	if err != nil {

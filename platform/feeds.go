@@ -14,11 +14,10 @@ import (
 	"github.com/wskx/wskx/whisk"
 )
 
-// systemNS is the namespace of OpenWhisk's catalog.
-const systemNS = "whisk.system"
+// systemNamespace is the namespace of OpenWhisk's catalog.
 
 // alarmsPackage is where the catalog puts the alarms feeds.
-const alarmsPackage = systemNS + "/alarms"
+const alarmsPackage = systemNamespace + "/alarms"
 
 // feedAction is one of the alarms feed actions, which the platform runs
 // itself in place of the alarms service (openwhisk-package-alarms): the
@@ -70,7 +69,7 @@ func feedEntity(name string) *whisk.Action {
 }
 
 // feedActionsPath is where the feed actions are, under the catalog.
-const feedActionsPath = "/api/v1/namespaces/" + systemNS + "/actions/alarms/"
+const feedActionsPath = "/api/v1/namespaces/" + systemNamespace + "/actions/alarms/"
 
 // serveFeedActions answers the paths of the feed actions, which the
 // route table's actions paths would take otherwise; false for any other

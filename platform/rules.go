@@ -107,7 +107,7 @@ func linked(t *whisk.Trigger, key string, rl *whisk.ReducedRule) *whisk.Trigger 
 // refers to: its own, or the system catalog's, which OpenWhisk publishes.
 func ruleEntitled(ns string, q whisk.QualifiedName) bool {
 	root, _, _ := strings.Cut(q.Path, "/")
-	return root == ns || root == systemNS
+	return root == ns || root == systemNamespace
 }
 
 // checkRuleRefs is checkTriggerAndActionExist: the trigger, then the
