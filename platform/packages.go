@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/wskx/wskx/whisk"
@@ -311,15 +310,7 @@ func hasKey(kv whisk.KeyValues, key string) bool {
 // byUpdated sorts actions as OpenWhisk's views list them: the latest
 // updated first.
 func byUpdated(actions []*whisk.Action) []*whisk.Action {
-	slices.SortStableFunc(actions, func(a, b *whisk.Action) int {
-		switch {
-		case a.Updated > b.Updated:
-			return -1
-		case a.Updated < b.Updated:
-			return 1
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+	byUpdate(actions, func(a *whisk.Action) int64 { return a.Updated }, func(a *whisk.Action) string { return a.Name })
 	return actions
 }
 

@@ -294,11 +294,6 @@ func (p *Platform) deleteRule(w http.ResponseWriter, r *http.Request) {
 // listRules lists as the rules view does, whole rules without their
 // status (wsk rule list gets each rule for it).
 func (p *Platform) listRules(w http.ResponseWriter, r *http.Request) {
-	limit, skip, _, msg := listParams(r, rulesDir)
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, msg)
-		return
-	}
 	ns := userOf(r).Namespace
 	var all []*whisk.Rule
 	p.ev.mu.Lock()
@@ -308,13 +303,11 @@ func (p *Platform) listRules(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.ev.mu.Unlock()
-	if countQuery(w, r, rulesDir, len(all), skip) {
+	list, ok := listPage(w, r, rulesDir, all, func(r *whisk.Rule) int64 { return r.Updated }, func(r *whisk.Rule) string { return r.Name })
+	if !ok {
 		return
 	}
-	byUpdate(all, func(r *whisk.Rule) int64 { return r.Updated }, func(r *whisk.Rule) string { return r.Name })
-	out := []*whisk.Rule{}
-	out = append(out, page(all, limit, skip)...)
-	writeJSONResponse(w, http.StatusOK, out)
+	writeJSONResponse(w, http.StatusOK, append([]*whisk.Rule{}, list...))
 }
 
 // readRuleState reads a rule POST's {"status": "active"|"inactive"} as

@@ -281,6 +281,22 @@ func countQuery(w http.ResponseWriter, r *http.Request, collection string, total
 	return true
 }
 
+// listPage answers a list request's refusals and its count=true itself,
+// false then; else it returns the page of all the request asks for, last
+// updated first as OpenWhisk's views answer.
+func listPage[T any](w http.ResponseWriter, r *http.Request, collection string, all []T, updated func(T) int64, name func(T) string) ([]T, bool) {
+	limit, skip, _, msg := listParams(r, collection)
+	if msg != "" {
+		writeError(w, r, http.StatusBadRequest, msg)
+		return nil, false
+	}
+	if countQuery(w, r, collection, len(all), skip) {
+		return nil, false
+	}
+	byUpdate(all, updated, name)
+	return page(all, limit, skip), true
+}
+
 // byUpdate orders a list as OpenWhisk's views answer it: last updated
 // first.
 func byUpdate[T any](all []T, updated func(T) int64, name func(T) string) {
@@ -295,11 +311,6 @@ func byUpdate[T any](all []T, updated func(T) int64, name func(T) string) {
 // listTriggers lists as the triggers view does: no parameters, limits
 // nor rules.
 func (p *Platform) listTriggers(w http.ResponseWriter, r *http.Request) {
-	limit, skip, _, msg := listParams(r, triggersDir)
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, msg)
-		return
-	}
 	ns := userOf(r).Namespace
 	var all []*whisk.Trigger
 	p.ev.mu.Lock()
@@ -309,12 +320,12 @@ func (p *Platform) listTriggers(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.ev.mu.Unlock()
-	if countQuery(w, r, triggersDir, len(all), skip) {
+	list, ok := listPage(w, r, triggersDir, all, func(t *whisk.Trigger) int64 { return t.Updated }, func(t *whisk.Trigger) string { return t.Name })
+	if !ok {
 		return
 	}
-	byUpdate(all, func(t *whisk.Trigger) int64 { return t.Updated }, func(t *whisk.Trigger) string { return t.Name })
 	out := []whisk.Trigger{}
-	for _, t := range page(all, limit, skip) {
+	for _, t := range list {
 		out = append(out, whisk.Trigger{Namespace: t.Namespace, Name: t.Name, Version: t.Version, Publish: t.Publish,
 			Annotations: t.Annotations, Updated: t.Updated})
 	}
