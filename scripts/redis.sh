@@ -18,8 +18,9 @@ log() { echo "redis: $*" >&2; }
 install() {
   command -v redis-server >/dev/null && return 0
   if [[ $(id -u) -ne 0 ]]; then
-    log "redis-server is not installed; as root: apt-get install redis-server"
-    return 1
+    # Not fatal: the tests that need it skip, saying so.
+    log "redis-server is not installed, and only root can install it: sudo apt-get install redis-server"
+    return 0
   fi
   log "installing redis-server (Debian)"
   local out
