@@ -62,15 +62,16 @@ func readQualified(raw json.RawMessage, callerNS string) (q whisk.QualifiedName,
 	return q, ""
 }
 
-// ruleKey is a rule's name as its trigger keys it, "ns/rule".
-func ruleKey(ns, name string) string { return ns + "/" + name }
+// entityKey is how triggers and rules are keyed, and a rule names itself in
+// its trigger: "ns/name".
+func entityKey(ns, name string) string { return ns + "/" + name }
 
 // ruleStatus is the rule's status as its trigger records it, inactive
 // when the trigger or the link is missing (Rules.scala getStatus); the
 // caller holds p.ev.mu.
 func (p *Platform) ruleStatus(r *whisk.Rule) string {
 	if t := p.ev.triggers[r.Trigger.String()]; t != nil {
-		if rl, ok := t.Rules[ruleKey(r.Namespace, r.Name)]; ok {
+		if rl, ok := t.Rules[entityKey(r.Namespace, r.Name)]; ok {
 			return rl.Status
 		}
 	}
@@ -182,7 +183,7 @@ func (p *Platform) putRule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusConflict, msgOtherCollection)
 		return
 	}
-	key := ruleKey(ns, name)
+	key := entityKey(ns, name)
 	old := e.rules[key]
 	if old != nil && r.URL.Query().Get("overwrite") != "true" {
 		writeError(w, r, http.StatusConflict, msgExists)
@@ -240,22 +241,7 @@ func (p *Platform) putRule(w http.ResponseWriter, r *http.Request) {
 // lookupRule finds the rule of the path; the caller holds p.ev.mu. It
 // answers the request when there is none.
 func (p *Platform) lookupRule(w http.ResponseWriter, r *http.Request) (*whisk.Rule, bool) {
-	name, msg := simpleName(r)
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, msg)
-		return nil, false
-	}
-	ns := userOf(r).Namespace
-	rule, ok := p.ev.rules[ruleKey(ns, name)]
-	if !ok {
-		if p.nameTakenElsewhere(ns, name, rulesDir) {
-			writeError(w, r, http.StatusConflict, msgOtherCollection)
-		} else {
-			writeError(w, r, http.StatusNotFound, msgNotFound)
-		}
-		return nil, false
-	}
-	return rule, true
+	return lookupEvent(p, w, r, p.ev.rules, rulesDir)
 }
 
 func (p *Platform) getRule(w http.ResponseWriter, r *http.Request) {
@@ -278,7 +264,7 @@ func (p *Platform) deleteRule(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if t := e.triggers[rule.Trigger.String()]; t != nil {
-		err = e.putTrigger(linked(t, ruleKey(rule.Namespace, rule.Name), nil))
+		err = e.putTrigger(linked(t, entityKey(rule.Namespace, rule.Name), nil))
 	}
 	if err == nil {
 		err = e.removeRule(rule.Namespace, rule.Name)
@@ -369,7 +355,7 @@ func (p *Platform) setRuleState(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		link := whisk.ReducedRule{Action: rule.Action, Status: want}
-		if err := e.putTrigger(linked(t, ruleKey(rule.Namespace, rule.Name), &link)); err != nil {
+		if err := e.putTrigger(linked(t, entityKey(rule.Namespace, rule.Name), &link)); err != nil {
 			p.log.Error("set rule state", "err", err)
 			writeError(w, r, http.StatusInternalServerError, msgProcessingError)
 			return

@@ -225,22 +225,29 @@ func (p *Platform) putTrigger(w http.ResponseWriter, r *http.Request) {
 // lookupTrigger finds the trigger of the path; the caller holds p.ev.mu.
 // It answers the request when there is none.
 func (p *Platform) lookupTrigger(w http.ResponseWriter, r *http.Request) (*whisk.Trigger, bool) {
+	return lookupEvent(p, w, r, p.ev.triggers, triggersDir)
+}
+
+// lookupEvent finds the trigger or rule of the path in m, keyed
+// "ns/name"; the caller holds p.ev.mu. When there is none it answers the
+// request: 404, or 409 when another collection has the name.
+func lookupEvent[T any](p *Platform, w http.ResponseWriter, r *http.Request, m map[string]*T, collection string) (*T, bool) {
 	name, msg := simpleName(r)
 	if msg != "" {
 		writeError(w, r, http.StatusBadRequest, msg)
 		return nil, false
 	}
 	ns := userOf(r).Namespace
-	t, ok := p.ev.triggers[ns+"/"+name]
+	e, ok := m[entityKey(ns, name)]
 	if !ok {
-		if p.nameTakenElsewhere(ns, name, triggersDir) {
+		if p.nameTakenElsewhere(ns, name, collection) {
 			writeError(w, r, http.StatusConflict, msgOtherCollection)
 		} else {
 			writeError(w, r, http.StatusNotFound, msgNotFound)
 		}
 		return nil, false
 	}
-	return t, true
+	return e, true
 }
 
 func (p *Platform) getTrigger(w http.ResponseWriter, r *http.Request) {
