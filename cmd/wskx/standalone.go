@@ -40,12 +40,13 @@ without --data they live in a temporary directory removed at exit.
 through WSK_CONFIG_FILE. --image maps a blackbox image to a local command
 that serves the action protocol; repeat it for more images.
 
-Nodejs actions can require('openwhisk'), as on OpenWhisk's nodejs
-runtimes: --node-path (default $WSKX_NODE_PATH) names the node_modules
-directory that holds the openwhisk npm package (scripts/npmtools.sh
-install puts one in ~/.cache/wskx/npm/openwhisk@VERSION/node_modules).
-Without it the platform installs the package with npm into --data the
-first time a nodejs action runs.
+Nodejs actions can require what Apache's nodejs runtime preinstalls
+(openwhisk, express, serialize-error, uuid, redis): --node-path (default
+$WSKX_NODE_PATH) names the node_modules directory that holds them
+(scripts/npmtools.sh install puts one in
+~/.cache/wskx/npm/runtime-openwhisk@VERSION-HASH/node_modules). Without it
+the platform installs them with npm into --data the first time a nodejs
+action runs. Python actions run on the machine's python3.
 
 Example:
   wskx standalone --data ~/.wskx/standalone --wskprops ~/.wskprops-local`,
