@@ -21,15 +21,10 @@ import (
 const apimgmtPrefix = webPrefix + "whisk.system/apimgmt/"
 
 func (p *Platform) addAPIGatewayRoutes(mux *http.ServeMux) {
-	mux.HandleFunc(apimgmtPrefix, p.apimgmt)
-	mux.HandleFunc(gatewayPrefix, p.gateway)
-	// The subtrees' roots without their slash would get the mux's
-	// redirect, with a body that is not JSON; they name no resource.
-	for _, root := range []string{apimgmtPrefix, gatewayPrefix} {
-		mux.HandleFunc(strings.TrimSuffix(root, "/"), func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, r, http.StatusNotFound, msgNotFound)
-		})
-	}
+	// The roots without their slash name no resource.
+	notFound := func(w http.ResponseWriter, r *http.Request) { writeError(w, r, http.StatusNotFound, msgNotFound) }
+	handleSubtree(mux, apimgmtPrefix, p.apimgmt, notFound)
+	handleSubtree(mux, gatewayPrefix, p.gateway, notFound)
 }
 
 // apimgmt answers the route management web actions as the actions answer

@@ -54,8 +54,15 @@ const (
 var owReserved = []string{owMethod, owHeaders, owPath, owUser, owQuery, owBody}
 
 func (p *Platform) addWebRoutes(mux *http.ServeMux) {
-	mux.HandleFunc(webPrefix, p.web)
-	mux.HandleFunc(strings.TrimSuffix(webPrefix, "/"), p.web)
+	handleSubtree(mux, webPrefix, p.web, p.web)
+}
+
+// handleSubtree serves the paths under prefix (ending in "/") with h, and
+// prefix without its slash with root: the mux would answer that one with
+// a redirect whose body is not JSON.
+func handleSubtree(mux *http.ServeMux, prefix string, h, root http.HandlerFunc) {
+	mux.HandleFunc(prefix, h)
+	mux.HandleFunc(strings.TrimSuffix(prefix, "/"), root)
 }
 
 // webAction finds the action a web URL names (package "default" is none)
